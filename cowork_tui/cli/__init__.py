@@ -1,0 +1,45 @@
+"""The `cowork-tui` command: the TUI without a subcommand, the headless CLI of DESIGN §5 with one.
+
+Each subcommand module exposes `register(subparsers)`, which adds its parser and sets
+`handler` (a function of the parsed arguments returning the exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..core.errors import InputError
+from . import history, marketplace, run
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cowork-tui",
+        description="A terminal dashboard for cowork sessions: several plugin agents on one "
+        "task, under your live control. Without a command, opens the TUI.",
+    )
+    parser.add_argument("--version", action="version", version=f"cowork-tui {__version__}")
+    parser.set_defaults(handler=run.open_tui)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for module in (run, history, marketplace):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except InputError as exc:
+        print(f"cowork-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,197 @@
+"""`run`, `plan` and `launch`, and the TUI itself when no command is given."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ..core.engine import Engine, LaunchRequest
+from ..core.errors import InputError
+from ..core.models import Item, Plan, SessionRecord, SessionState
+from ..core.planner import plan_task
+from ..core.workspace import Workspace
+
+EXIT_CODES = {SessionState.COMPLETED: 0, SessionState.FAILED: 1, SessionState.CANCELLED: 1}
+EXIT_PARTIAL = 3
+EXIT_SIGNAL = 130
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="run a session headless, with live progress (or one JSON record with --json)",
+        description="Run ITEM on TASK without the TUI. Exit codes: 0 completed, 3 completed with "
+        "failed agents, 1 failed, 130 cancelled by SIGINT/SIGTERM, 2 bad usage or input.",
+    )
+    _session_arguments(run)
+    run.add_argument("--cwd", type=Path, default=None, help="working directory of the agents")
+    run.add_argument("--json", action="store_true", help="print one JSON session record")
+    run.set_defaults(handler=cmd_run)
+
+    plan = subparsers.add_parser("plan", help="show the plan for a task; nothing runs")
+    plan.add_argument("item", help="plugin or plugin@marketplace")
+    plan.add_argument("task", help="what the agents should do")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.set_defaults(handler=cmd_plan)
+
+    launch = subparsers.add_parser(
+        "launch", help="open the TUI on the monitor with this session started"
+    )
+    _session_arguments(launch)
+    launch.set_defaults(handler=cmd_launch)
+
+
+def _session_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("item", help="plugin or plugin@marketplace")
+    parser.add_argument("task", help="what the agents should do")
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "demo", "claude"],
+        default=None,
+        help="runs the model agents: claude (Claude Code), demo (a simulation) or auto "
+        "(claude when available); default from config, else auto",
+    )
+    parser.add_argument(
+        "--max-parallel", type=_max_parallel, default=None, metavar="N",
+        help="agents running at once, 1..10 (default: the item's maxParallelAgents)",
+    )
+
+
+def _max_parallel(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 10:
+        raise argparse.ArgumentTypeError("must be between 1 and 10")
+    return value
+
+
+def open_tui(args: argparse.Namespace) -> int:
+    from ..ui.app import run_app
+
+    return run_app(Workspace.open())
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from ..ui.app import run_app
+
+    workspace = Workspace.open()
+    request, notice = _request(workspace, args, Path.cwd())
+    if notice:
+        print(notice, file=sys.stderr)
+    return run_app(workspace, launch=request)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    workspace = Workspace.open()
+    item = workspace.catalog.find(args.item)
+    plan = plan_task(item, args.task)
+    if args.json:
+        print(json.dumps(plan.model_dump(mode="json"), indent=2))
+    else:
+        print(describe_plan(item, plan))
+    return 0
+
+
+def describe_plan(item: Item, plan: Plan) -> str:
+    lines = [f"{item.ref}: {plan.pattern} plan ({plan.source}), {len(plan.subtasks)} subtasks"]
+    for sub in plan.subtasks:
+        after = f"  after {', '.join(sub.after)}" if sub.after else ""
+        lines.append(f"  {sub.id:<20} {sub.agent:<24}{after}")
+        lines.append(f"      {sub.prompt}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    workspace = Workspace.open()
+    request, notice = _request(workspace, args, (args.cwd or Path.cwd()).resolve())
+    if not request.cwd.is_dir():
+        raise InputError(f"--cwd: not a folder: {request.cwd}")
+    if notice:
+        print(notice, file=sys.stderr)
+    record, signalled = anyio.run(_run_session, workspace, request, args.json)
+    if args.json:
+        print(json.dumps(record.to_json(), indent=2))
+    else:
+        print(describe_result(record))
+    if signalled:
+        return EXIT_SIGNAL
+    if record.state is SessionState.COMPLETED and record.partial:
+        return EXIT_PARTIAL
+    return EXIT_CODES.get(record.state, 1)
+
+
+def _request(
+    workspace: Workspace, args: argparse.Namespace, cwd: Path
+) -> tuple[LaunchRequest, str | None]:
+    item = workspace.catalog.find(args.item)
+    workspace.catalog.check_trust(item)
+    backend, notice = workspace.resolve_backend(args.backend)
+    request = LaunchRequest(
+        item=item,
+        task=args.task,
+        backend=backend,
+        max_parallel=args.max_parallel or item.cowork.max_parallel_agents,
+        cwd=cwd,
+    )
+    return request, notice
+
+
+async def _run_session(
+    workspace: Workspace, request: LaunchRequest, quiet: bool
+) -> tuple[SessionRecord, bool]:
+    """Run one session to its end; SIGINT/SIGTERM cancel it. Returns (record, signalled)."""
+    signalled = False
+    async with workspace.engine() as engine, anyio.create_task_group() as tg:
+        session_id = engine.launch(request)
+
+        async def on_signals() -> None:
+            nonlocal signalled
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    signalled = True
+                    name = signal.Signals(signum).name
+                    if not engine.snapshot(session_id).state.terminal:
+                        engine.cancel(session_id, reason=name)
+
+        tg.start_soon(on_signals)
+        if not quiet and sys.stderr.isatty():
+            tg.start_soon(_show_progress, engine, session_id)
+        record = await engine.wait(session_id)
+        tg.cancel_scope.cancel()
+    return record, signalled
+
+
+async def _show_progress(engine: Engine, session_id: str) -> None:
+    from .progress import LiveProgress
+
+    with LiveProgress() as live:
+        version = -1
+        while True:
+            record = engine.snapshot(session_id)
+            live.update(record)
+            if record.state.terminal:
+                return
+            version = await engine.changed(version if version >= 0 else record.version)
+            await anyio.sleep(0.1)  # at most ~10 redraws a second
+
+
+def describe_result(record: SessionRecord) -> str:
+    lines: list[Any] = [
+        f"session {record.id}: {record.state}{' (partial)' if record.partial else ''} "
+        f"in {record.duration_s or 0:.1f}s, {record.agent_count} agents, "
+        f"{record.tokens.total:,} tokens, ${record.cost_usd:.4f}"
+    ]
+    for agent in record.agents:
+        detail = f" — {agent.error}" if agent.error else ""
+        lines.append(f"  {agent.subtask:<20} {agent.state:<11} {agent.agent}{detail}")
+    if record.summary:
+        lines += ["", record.summary]
+    return "\n".join(lines)

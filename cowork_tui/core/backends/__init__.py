@@ -1,0 +1,1 @@
+"""Ways to run an agent: command (local process), demo (simulation), claude (Agent SDK)."""

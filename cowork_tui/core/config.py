@@ -1,0 +1,82 @@
+"""Where cowork-tui keeps its files, and the user's settings (`config.toml`)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InputError, describe_validation_error
+from .pricing import Price
+
+APP = "cowork-tui"
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def marketplaces_file(self) -> Path:
+        """Marketplaces the user added (`marketplace add`)."""
+        return self.config_dir / "marketplaces.json"
+
+    @property
+    def installed_file(self) -> Path:
+        """Install state: which items are installed, and the commands the user trusted."""
+        return self.data_dir / "installed.json"
+
+    @property
+    def archive_file(self) -> Path:
+        return self.data_dir / "archive.sqlite3"
+
+    @property
+    def outputs_dir(self) -> Path:
+        """Full agent outputs, one file per agent."""
+        return self.data_dir / "outputs"
+
+
+def default_paths() -> Paths:
+    """`COWORK_TUI_HOME` puts everything under one folder; otherwise platformdirs' user dirs."""
+    home = os.environ.get("COWORK_TUI_HOME")
+    if home:
+        root = Path(home).expanduser()
+        return Paths(config_dir=root / "config", data_dir=root / "data")
+    return Paths(
+        config_dir=Path(platformdirs.user_config_dir(APP)),
+        data_dir=Path(platformdirs.user_data_dir(APP)),
+    )
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_seconds: float = Field(3.0, ge=1, le=10)
+    default_backend: str = "auto"
+    grace_seconds: float = Field(5.0, ge=0, le=60)  # SIGTERM → SIGKILL on cancel and timeout
+    bell: bool = True
+    pricing: dict[str, Price] = {}  # model or tier name → price, overriding the built-in list
+
+
+def load_settings(paths: Paths) -> Settings:
+    """Read `config.toml`; a missing file means the defaults."""
+    file = paths.config_file
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{file}: {exc}") from exc
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(describe_validation_error(file.name, exc)) from exc

@@ -1,0 +1,31 @@
+"""Errors a user can act on: they name the file and the field at fault."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class InputError(Exception):
+    """Bad input from the user or a file (exit code 2 on the CLI)."""
+
+
+class ControlError(Exception):
+    """A control that cannot apply now (e.g. pausing a finished session)."""
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """`("plugins", 3, "cowork", "maxParallelAgents")` → `plugins[3].cowork.maxParallelAgents`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def describe_validation_error(file: str, exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem: `file: path.to.field: message`."""
+    lines = []
+    for err in exc.errors():
+        path = field_path(tuple(err["loc"]))
+        where = ".".join(p for p in (prefix, path) if p) if not path.startswith("[") else prefix + path
+        lines.append(f"{file}: {where or '(root)'}: {err['msg'].lower()}")
+    return "\n".join(lines)

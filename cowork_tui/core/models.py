@@ -1,0 +1,244 @@
+"""Domain types shared by every layer: items, agents, plans, session records, usage.
+
+Records are frozen: the engine publishes a new versioned copy on every change, so a
+reader holding one never sees it move under its feet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+
+class SessionState(StrEnum):
+    INITIALIZING = "INITIALIZING"
+    PLANNING = "PLANNING"
+    RUNNING = "RUNNING"
+    PAUSING = "PAUSING"
+    PAUSED = "PAUSED"
+    COMPLETING = "COMPLETING"
+    CANCELLING = "CANCELLING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    INTERRUPTED = "INTERRUPTED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in SESSION_TERMINAL
+
+
+SESSION_TERMINAL = frozenset(
+    {
+        SessionState.COMPLETED,
+        SessionState.FAILED,
+        SessionState.CANCELLED,
+        SessionState.INTERRUPTED,
+    }
+)
+
+
+class AgentState(StrEnum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+    INTERRUPTED = "INTERRUPTED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in AGENT_TERMINAL
+
+
+AGENT_TERMINAL = frozenset(
+    {
+        AgentState.SUCCEEDED,
+        AgentState.FAILED,
+        AgentState.TIMED_OUT,
+        AgentState.CANCELLED,
+        AgentState.SKIPPED,
+        AgentState.INTERRUPTED,
+    }
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+# --- items -----------------------------------------------------------------------------
+
+
+class AgentSpec(Frozen):
+    """One `agents/*.md` file of a plugin: a language-model agent or a command agent."""
+
+    name: str
+    description: str = ""
+    kind: Literal["command", "model"] = "model"
+    model: str | None = None  # as written: an alias (sonnet/opus/haiku), a full id, or "inherit"
+    tools: tuple[str, ...] = ()
+    max_turns: int | None = None
+    color: str | None = None
+    system_prompt: str = ""  # the Markdown body
+    command: str | None = None  # command agents only: run through `sh -c`
+    timeout: float | None = None  # seconds; None = no limit
+    path: Path | None = None  # the file it came from
+
+
+class WorkflowStep(Frozen):
+    id: str
+    agent: str
+    prompt: str | None = None  # may hold `{task}`; default: the task itself
+    after: tuple[str, ...] = ()
+
+
+class CoworkDefaults(Frozen):
+    """The `cowork` extension object (marketplace entry wins over plugin.json)."""
+
+    max_parallel_agents: int = Field(3, alias="maxParallelAgents", ge=1, le=10)
+    estimated_duration: str | None = Field(None, alias="estimatedDuration")
+    avg_session_minutes: float | None = Field(None, alias="avgSessionMinutes", ge=0)
+    completion_rate: float | None = Field(None, alias="completionRate", ge=0, le=1)
+    requires: tuple[str, ...] = ()
+    workflow: tuple[WorkflowStep, ...] | None = None
+
+
+class Item(Frozen):
+    """A plugin of a marketplace, as cowork-tui sees it."""
+
+    name: str
+    marketplace: str
+    description: str = ""
+    version: str | None = None
+    category: str | None = None
+    source: str = ""  # "./relative" path, or a readable description of a remote origin
+    available: bool = True  # False for remote sources (not available offline) or broken entries
+    installed: bool = False
+    trusted: bool = False  # bundled items, or commands confirmed at install time
+    path: Path | None = None  # the plugin folder when available
+    agents: tuple[AgentSpec, ...] = ()
+    cowork: CoworkDefaults = CoworkDefaults()
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.marketplace}"
+
+    def agent(self, name: str) -> AgentSpec | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+
+# --- plans -----------------------------------------------------------------------------
+
+Pattern = Literal["single", "sequential", "parallel", "fan-out-fan-in", "dag"]
+
+
+class Subtask(Frozen):
+    id: str
+    agent: str
+    prompt: str
+    after: tuple[str, ...] = ()
+    merge: bool = False  # a fan-in step that combines its upstream results
+
+
+class Plan(Frozen):
+    pattern: Pattern
+    subtasks: tuple[Subtask, ...]
+    source: Literal["workflow", "heuristic", "model"] = "heuristic"
+
+
+# --- usage and records -----------------------------------------------------------------
+
+
+class Tokens(Frozen):
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_read + self.cache_write
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(
+            input=self.input + other.input,
+            output=self.output + other.output,
+            cache_read=self.cache_read + other.cache_read,
+            cache_write=self.cache_write + other.cache_write,
+        )
+
+
+class AgentRecord(Frozen):
+    """One subtask's agent, live (in snapshots) or final (in the archive)."""
+
+    subtask: str
+    agent: str
+    prompt: str = ""
+    state: AgentState = AgentState.PENDING
+    model: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    tokens: Tokens = Tokens()
+    cost_usd: float = 0.0
+    cost_source: str | None = None  # "backend" (reported by the agent runtime) or "pricing"
+    error: str | None = None
+    output_preview: str = ""
+    output_path: str | None = None  # full output on disk
+    progress: float | None = None  # 0..1 when the agent reports it
+    step: str = ""  # what it is doing now
+    output_tail: tuple[str, ...] = ()  # last lines, live only
+    pgid: int | None = None  # command agents: process group, for cleanup after a crash
+    pgid_started: float | None = None  # that process's start time (guards against pid reuse)
+
+
+class SessionRecord(Frozen):
+    """The session record of DESIGN §5; also the engine's immutable, versioned snapshot."""
+
+    id: str
+    item: str
+    marketplace: str
+    task: str
+    state: SessionState = SessionState.INITIALIZING
+    partial: bool = False
+    backend: str = "demo"
+    max_parallel: int = 3
+    cwd: str = "."
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    plan: Plan | None = None
+    agents: tuple[AgentRecord, ...] = ()
+    tokens: Tokens = Tokens()
+    cost_usd: float = 0.0
+    agent_count: int = 0
+    failed_subtasks: tuple[str, ...] = ()
+    summary: str = ""
+    error: str | None = None  # why the session failed or was cancelled, when it did
+    version: int = 0
+
+    def agent(self, subtask: str) -> AgentRecord | None:
+        return next((a for a in self.agents if a.subtask == subtask), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The session record of DESIGN §5 (`run --json`, `history show --json`): no live-only fields."""
+        return self.model_dump(mode="json", exclude=_LIVE_ONLY)
+
+
+# fields that only matter while a session runs (or to crash recovery), left out of the JSON record
+_LIVE_ONLY: dict[str, Any] = {
+    "version": True,
+    "agents": {"__all__": {"output_tail", "pgid", "pgid_started"}},
+}

@@ -1,0 +1,74 @@
+"""The services one run of cowork-tui works with, built once: settings, catalog, archive, engine."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import anyio
+
+from .archive import Archive, keep_alive
+from .backends.base import Backend
+from .backends.claude import ClaudeBackend
+from .backends.command import CommandBackend
+from .backends.demo import DemoBackend
+from .backends.select import resolve_backend
+from .config import Paths, Settings, default_paths, load_settings
+from .engine import Engine
+from .errors import InputError
+from .marketplace import Catalog
+from .pricing import PriceTable
+
+
+@dataclass
+class Workspace:
+    paths: Paths
+    settings: Settings = field(default_factory=Settings)
+
+    @classmethod
+    def open(cls, paths: Paths | None = None) -> Workspace:
+        """Load the settings and recover what a crashed run left behind (every command does)."""
+        paths = paths or default_paths()
+        workspace = cls(paths, load_settings(paths))
+        try:
+            workspace.archive.recover()
+        except InputError as exc:  # e.g. an archive from a newer cowork-tui: say so, go on
+            print(f"cowork-tui: warning: {exc}", file=sys.stderr)
+        return workspace
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.paths)
+
+    @cached_property
+    def archive(self) -> Archive:
+        return Archive(self.paths.archive_file)
+
+    @cached_property
+    def prices(self) -> PriceTable:
+        return PriceTable(self.settings.pricing)
+
+    def resolve_backend(self, name: str | None) -> tuple[str, str | None]:
+        """The backend for model agents, and a notice to show when it is not the one asked for."""
+        return resolve_backend(name or self.settings.default_backend)
+
+    def backends(self) -> dict[str, Backend]:
+        return {"command": CommandBackend(), "demo": DemoBackend(), "claude": ClaudeBackend()}
+
+    @asynccontextmanager
+    async def engine(self) -> AsyncIterator[Engine]:
+        """A running engine that archives as it goes, with the archive's heartbeat kept alive."""
+        engine = Engine(
+            self.backends(),
+            recorder=self.archive,
+            prices=self.prices,
+            grace_seconds=self.settings.grace_seconds,
+            outputs_dir=self.paths.outputs_dir,
+        )
+        async with engine, anyio.create_task_group() as tg:
+            tg.start_soon(keep_alive, self.archive)
+            yield engine
+            tg.cancel_scope.cancel()

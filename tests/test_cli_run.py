@@ -1,0 +1,174 @@
+"""`cowork-tui run --json` end to end, through the real command line, on command agents."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .marketplaces import write_marketplace
+
+ITEMS: dict[str, dict[str, Any]] = {
+    "capped": {
+        "agents": {
+            f"w{i}": {"command": "echo start >> log; sleep 0.4; echo end >> log; echo done"}
+            for i in range(5)
+        },
+        "cowork": {
+            "maxParallelAgents": 2,
+            "workflow": [{"id": f"w{i}", "agent": f"w{i}"} for i in range(5)],
+        },
+    },
+    "piped": {
+        "agents": {
+            "writer": {"command": "echo hello from $COWORK_AGENT"},
+            "shouter": {"command": "tr a-z A-Z"},
+        },
+        "cowork": {
+            "workflow": [
+                {"id": "write", "agent": "writer"},
+                {"id": "shout", "agent": "shouter", "after": ["write"]},
+            ]
+        },
+    },
+    "partial": {
+        "agents": {
+            "breaks": {"command": "echo about to fail >&2; exit 3"},
+            "works": {"command": "echo fine"},
+            "needs": {"command": "echo never"},
+        },
+        "cowork": {
+            "workflow": [
+                {"id": "bad", "agent": "breaks"},
+                {"id": "good", "agent": "works"},
+                {"id": "after-bad", "agent": "needs", "after": ["bad"]},
+            ]
+        },
+    },
+    "stubborn": {
+        "agents": {
+            "hangs": {"command": "trap '' TERM; sleep 30", "timeout": 1},
+            "quick": {"command": "echo quick"},
+        },
+        "cowork": {"workflow": [{"id": "hang", "agent": "hangs"}, {"id": "quick", "agent": "quick"}]},
+    },
+    "forks": {
+        "agents": {
+            "spawner": {
+                "command": "sleep 60 & echo $! >> pids; sh -c 'sleep 60 & echo $! >> pids; wait' & "
+                "echo $! >> pids; echo $$ >> pids; wait"
+            }
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    (home / "config").mkdir()
+    (home / "config" / "config.toml").write_text("grace_seconds = 0.5\n")
+    market = write_marketplace(tmp_path_factory.mktemp("market"), ITEMS)
+    cli(home, "marketplace", "add", str(market))
+    for item in ITEMS:
+        cli(home, "install", "--yes", f"{item}@testmarket")
+    return home
+
+
+def cli(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"COWORK_TUI_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "cowork_tui", *args],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+    )
+
+
+def run_json(home: Path, item: str, cwd: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    done = cli(home, "run", item, "a task", "--json", "--cwd", str(cwd), *extra)
+    assert done.stdout.strip(), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_parallel_cap_holds_exactly(home: Path, tmp_path: Path) -> None:
+    code, record = run_json(home, "capped", tmp_path)
+    assert code == 0 and record["state"] == "COMPLETED" and not record["partial"]
+    running = peak = 0
+    for line in (tmp_path / "log").read_text().split():
+        running += 1 if line == "start" else -1
+        peak = max(peak, running)
+    assert peak == 2
+    assert record["max_parallel"] == 2 and record["agent_count"] == 5
+
+
+def test_max_parallel_flag_overrides_the_item(home: Path, tmp_path: Path) -> None:
+    code, record = run_json(home, "capped", tmp_path, "--max-parallel", "1")
+    assert code == 0 and record["max_parallel"] == 1
+    assert (tmp_path / "log").read_text().split() == ["start", "end"] * 5
+
+
+def test_upstream_output_reaches_the_next_agent_on_stdin(home: Path, tmp_path: Path) -> None:
+    code, record = run_json(home, "piped", tmp_path)
+    assert code == 0
+    shout = next(a for a in record["agents"] if a["subtask"] == "shout")
+    assert "HELLO FROM WRITER" in shout["output_preview"]
+    assert record["plan"]["pattern"] == "sequential"
+
+
+def test_failure_leaves_siblings_and_skips_dependents(home: Path, tmp_path: Path) -> None:
+    code, record = run_json(home, "partial", tmp_path)
+    states = {a["subtask"]: a["state"] for a in record["agents"]}
+    assert states == {"bad": "FAILED", "good": "SUCCEEDED", "after-bad": "SKIPPED"}
+    assert code == 3 and record["state"] == "COMPLETED" and record["partial"]
+    assert "bad" in record["failed_subtasks"]
+    bad = next(a for a in record["agents"] if a["subtask"] == "bad")
+    assert "about to fail" in bad["error"]
+
+
+def test_agent_ignoring_sigterm_times_out_within_timeout_and_grace(
+    home: Path, tmp_path: Path
+) -> None:
+    code, record = run_json(home, "stubborn", tmp_path)
+    hang = next(a for a in record["agents"] if a["subtask"] == "hang")
+    assert hang["state"] == "TIMED_OUT"
+    assert hang["duration_s"] < 1 + 0.5 + 1.0  # timeout + grace + slack for a busy machine
+    assert code == 3
+
+
+def test_sigint_cancels_and_leaves_no_grandchild(home: Path, tmp_path: Path) -> None:
+    env = os.environ | {"COWORK_TUI_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cowork_tui", "run", "forks", "a task", "--json",
+         "--cwd", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    pids_file = tmp_path / "pids"
+    deadline = time.monotonic() + 30
+    while len(pids_file.read_text().split() if pids_file.exists() else []) < 4:
+        assert time.monotonic() < deadline, "agent never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert json.loads(out)["state"] == "CANCELLED"
+    for pid in map(int, pids_file.read_text().split()):
+        assert not Path(f"/proc/{pid}").exists() or _zombie(pid), f"process {pid} survived"
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_unknown_item_is_a_usage_error(home: Path, tmp_path: Path) -> None:
+    done = cli(home, "run", "no-such-item", "x", "--json")
+    assert done.returncode == 2
+    assert "no-such-item" in done.stderr and "Traceback" not in done.stderr
