@@ -129,6 +129,7 @@ class Item(Frozen):
     cowork: CoworkDefaults = CoworkDefaults()
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    claude_installed: bool = False  # installed in Claude Code (~/.claude/plugins)
 
     @property
     def ref(self) -> str:
@@ -136,6 +137,21 @@ class Item(Frozen):
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)
+
+
+class Marketplace(Frozen):
+    """A marketplace folder (`.claude-plugin/marketplace.json`) and its items, or a known
+    marketplace that cannot be read offline (available=False, `origin` says where it lives)."""
+
+    name: str
+    kind: Literal["bundled", "user", "claude"] = "user"
+    path: Path | None = None  # the folder holding .claude-plugin/marketplace.json
+    origin: str = ""  # where it comes from, in words
+    description: str = ""
+    available: bool = True
+    items: tuple[Item, ...] = ()
+    errors: tuple[str, ...] = ()  # only when marketplace.json itself cannot be read
+    warnings: tuple[str, ...] = ()
 
 
 # --- plans -----------------------------------------------------------------------------

@@ -24,6 +24,18 @@ LIST_PRICES: dict[str, Price] = {
     "claude-opus-4-2025": Price(input=15, output=75, cache_read=1.5, cache_write=18.75),
     "claude-3-5-haiku": Price(input=0.8, output=4, cache_read=0.08, cache_write=1),
     "claude-3-haiku": Price(input=0.25, output=1.25, cache_read=0.03, cache_write=0.3),
+    # the 5.x generation, as the bundled Claude Code CLI prices it (haiku-5-5: prompts up to
+    # 100k tokens; above that the CLI uses its long-prompt rate)
+    "claude-opus-5-5": Price(input=4, output=20, cache_read=0.2, cache_write=5),
+    "claude-sonnet-5-5": Price(input=2, output=10, cache_read=0.1, cache_write=2.5),
+    "claude-sonnet-5": Price(input=2, output=10, cache_read=0.2, cache_write=2.5),
+    "claude-haiku-5-5": Price(input=0.1, output=0.5, cache_read=0.01, cache_write=0.125),
+    "claude-fable-5-2": Price(input=8, output=40, cache_read=0.2, cache_write=10),
+    "claude-fable-5-1": Price(input=10, output=50, cache_read=0.25, cache_write=12.5),
+    "claude-fable-5": Price(input=10, output=50, cache_read=1, cache_write=12.5),
+    "claude-mythos-5-2": Price(input=8, output=40, cache_read=0.2, cache_write=10),
+    "claude-mythos-5-1": Price(input=10, output=50, cache_read=0.25, cache_write=12.5),
+    "claude-mythos-5": Price(input=10, output=50, cache_read=1, cache_write=12.5),
     "opus": Price(input=5, output=25, cache_read=0.5, cache_write=6.25),
     "sonnet": Price(input=3, output=15, cache_read=0.3, cache_write=3.75),
     "haiku": Price(input=1, output=5, cache_read=0.1, cache_write=1.25),

@@ -37,6 +37,7 @@ class AgentContext:
     cwd: Path
     upstream: tuple[Upstream, ...] = ()  # results of the subtasks it runs after, in plan order
     output_dir: Path | None = None  # where the full output file goes
+    grace_seconds: float = 5.0  # stop(): how long a process gets between SIGTERM and SIGKILL
 
 
 class AgentReporter(Protocol):

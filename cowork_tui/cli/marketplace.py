@@ -1,0 +1,142 @@
+"""`marketplace list|add`, `install` and `uninstall`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from typing import Any
+
+from ..core.config import default_paths
+from ..core.marketplace import Catalog, describe_commands, missing_requirements
+from ..core.models import Item
+
+EXIT_DECLINED = 1
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    market = subparsers.add_parser("marketplace", help="list items, add a marketplace")
+    commands = market.add_subparsers(title="marketplace commands", metavar="COMMAND",
+                                     required=True)
+    listing = commands.add_parser("list", help="the items of every known marketplace")
+    listing.add_argument("--json", action="store_true", help="print the items as JSON")
+    listing.set_defaults(handler=cmd_list)
+    add = commands.add_parser("add", help="add a folder holding .claude-plugin/marketplace.json")
+    add.add_argument("path", help="the marketplace folder")
+    add.set_defaults(handler=cmd_add)
+
+    install = subparsers.add_parser(
+        "install", help="install an item (one with command agents shows them and asks first)"
+    )
+    install.add_argument("item", help="plugin or plugin@marketplace")
+    install.add_argument("--yes", action="store_true",
+                         help="trust the item's commands without asking")
+    install.set_defaults(handler=cmd_install)
+    uninstall = subparsers.add_parser("uninstall", help="uninstall an item")
+    uninstall.add_argument("item", help="plugin or plugin@marketplace")
+    uninstall.set_defaults(handler=cmd_uninstall)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    catalog = Catalog(default_paths())
+    markets = catalog.marketplaces()
+    for problem in [*catalog.warnings, *(e for m in markets for e in m.errors)]:
+        print(f"cowork-tui: warning: {problem}", file=sys.stderr)
+    items = [item for market in markets for item in market.items]
+    if args.json:
+        kinds = {m.name: m.kind for m in markets}
+        print(json.dumps([item_json(i, kinds[i.marketplace], catalog) for i in items], indent=2))
+    else:
+        print(item_table(items))
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    market = Catalog(default_paths()).add_marketplace(args.path)
+    broken = sum(1 for i in market.items if i.errors)
+    note = f", {broken} with errors (see `cowork-tui marketplace list`)" if broken else ""
+    print(f"added marketplace {market.name}: {len(market.items)} items{note}")
+    return 0
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    catalog = Catalog(default_paths())
+    item = catalog.find(args.item)
+    yes = args.yes
+    if not yes and item.available and catalog.needs_confirmation(item) and sys.stdin.isatty():
+        print(f"{item.ref} runs local programs (through `sh -c`):\n{describe_commands(item)}")
+        answer = input("Trust these commands and install? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("not installed")
+            return EXIT_DECLINED
+        yes = True
+    item = catalog.install(item.ref, yes=yes)
+    print(f"installed {item.ref}")
+    for need in missing_requirements(item, catalog):
+        print(f"cowork-tui: warning: {item.ref} requires: {need}", file=sys.stderr)
+    return 0
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    item = Catalog(default_paths()).uninstall(args.item)
+    print(f"uninstalled {item.ref}")
+    return 0
+
+
+def item_json(item: Item, kind: str, catalog: Catalog) -> dict[str, Any]:
+    """One item of `marketplace list --json` (cowork defaults with their camelCase keys)."""
+    return {
+        "name": item.name,
+        "marketplace": item.marketplace,
+        "marketplace_kind": kind,
+        "ref": item.ref,
+        "description": item.description,
+        "version": item.version,
+        "category": item.category,
+        "installed": item.installed,
+        "trusted": item.trusted,
+        "claude_installed": item.claude_installed,
+        "available": item.available,
+        "source": item.source,
+        "path": str(item.path) if item.path else None,
+        "agents": [
+            {
+                "name": a.name,
+                "description": a.description,
+                "kind": a.kind,
+                "model": a.model,
+                "tools": list(a.tools),
+                "command": a.command,
+                "timeout": a.timeout,
+            }
+            for a in item.agents
+        ],
+        "cowork": item.cowork.model_dump(mode="json", by_alias=True),
+        "missing_requirements": missing_requirements(item, catalog) if item.available else [],
+        "errors": list(item.errors),
+        "warnings": list(item.warnings),
+    }
+
+
+def item_table(items: list[Item]) -> str:
+    width = shutil.get_terminal_size((100, 24)).columns
+    ref_width = min(max((len(i.ref) for i in items), default=4), 44)
+    lines = [f"{'ITEM':<{ref_width}}  {'STATE':<10} {'AGENTS':>6}  DESCRIPTION"]
+    for item in items:
+        about = item.description.splitlines()[0] if item.description else ""
+        room = max(width - ref_width - 22, 10)
+        about = about if len(about) <= room else about[: room - 1] + "…"
+        lines.append(f"{item.ref:<{ref_width}}  {_state(item):<10} {len(item.agents):>6}  {about}")
+        lines += [f"    ! {error}" for error in item.errors]
+    return "\n".join(lines)
+
+
+def _state(item: Item) -> str:
+    if item.errors:
+        return "error"
+    if not item.available:
+        return "remote"
+    if item.installed:
+        return "installed" if item.trusted else "changed"
+    return "available"

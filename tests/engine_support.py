@@ -1,0 +1,158 @@
+"""Helpers for the engine tests: items made of command agents, a recording recorder, waits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+
+from cowork_tui.core.backends.base import (
+    AgentContext,
+    AgentOutcome,
+    AgentReporter,
+    AgentRun,
+    Backend,
+)
+from cowork_tui.core.backends.command import CommandBackend
+from cowork_tui.core.backends.demo import DemoBackend
+from cowork_tui.core.engine import Engine, LaunchRequest
+from cowork_tui.core.events import SessionEvent
+from cowork_tui.core.models import AgentSpec, AgentState, Item, Plan, SessionRecord, Subtask
+
+GRACE = 0.3
+
+
+def command(name: str, script: str, timeout: float | None = None) -> AgentSpec:
+    return AgentSpec(name=name, kind="command", command=script, timeout=timeout)
+
+
+def item_of(*agents: AgentSpec) -> Item:
+    return Item(name="test-item", marketplace="tests", agents=agents)
+
+
+def step(
+    sid: str, agent: str | None = None, after: tuple[str, ...] = (), merge: bool = False
+) -> Subtask:
+    return Subtask(id=sid, agent=agent or sid, prompt=f"do {sid}", after=after, merge=merge)
+
+
+def plan_of(*subtasks: Subtask) -> Plan:
+    return Plan(pattern="dag", subtasks=subtasks)
+
+
+def request(
+    item: Item, plan: Plan | None = None, max_parallel: int = 3, **kw: object
+) -> LaunchRequest:
+    return LaunchRequest(item=item, task="the task", plan=plan, max_parallel=max_parallel, **kw)  # type: ignore[arg-type]
+
+
+def solo(script: str, timeout: float | None = None) -> LaunchRequest:
+    """A session of one command agent `a`."""
+    return request(item_of(command("a", script, timeout)), plan_of(step("a")))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[SessionEvent] = []
+        self.sessions: list[SessionRecord] = []
+
+    def record(self, session: SessionRecord, event: SessionEvent | None = None) -> None:
+        self.sessions.append(session)
+        if event is not None:
+            self.events.append(event)
+
+    def session_states(self) -> list[str]:
+        return [str(e.state) for e in self.events if e.kind == "session"]
+
+
+@asynccontextmanager
+async def running_engine(
+    recorder: Recorder | None = None, **backends: Backend
+) -> AsyncIterator[Engine]:
+    all_backends: dict[str, Backend] = {
+        "command": CommandBackend(),
+        "demo": DemoBackend(step_seconds=0.01),
+        **backends,
+    }
+    async with Engine(all_backends, recorder=recorder, grace_seconds=GRACE) as engine:
+        yield engine
+
+
+async def until(
+    engine: Engine, sid: str, ready: Callable[[SessionRecord], bool], timeout: float = 20
+) -> SessionRecord:
+    """Wait (on engine changes, no polling) until the session's snapshot satisfies `ready`."""
+    with anyio.fail_after(timeout):
+        while True:
+            version = engine.version
+            record = engine.snapshot(sid)
+            if ready(record):
+                return record
+            await engine.changed(version)
+
+
+def agent_line(record: SessionRecord, subtask: str) -> str | None:
+    """The first line of an agent's output tail (e.g. a pid it printed)."""
+    agent = record.agent(subtask)
+    return agent.output_tail[0] if agent and agent.output_tail else None
+
+
+class GatedBackend(Backend):
+    """In-process agents that finish when the test says so; counts what was started."""
+
+    name = "gated"
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.release = anyio.Event()
+
+    async def start(self, ctx: AgentContext, reporter: AgentReporter) -> AgentRun:
+        self.started.append(ctx.subtask.id)
+        return _GatedRun(self.release)
+
+
+class _GatedRun(AgentRun):
+    def __init__(self, release: anyio.Event) -> None:
+        self._release = release
+        self._stopped = anyio.Event()
+
+    async def wait(self) -> AgentOutcome:
+        async with anyio.create_task_group() as tg:
+
+            async def stopped() -> None:
+                await self._stopped.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(stopped)
+            await self._release.wait()
+            tg.cancel_scope.cancel()
+        return AgentOutcome(ok=not self._stopped.is_set(), output="gated result")
+
+    async def pause(self) -> None:
+        pass
+
+    async def resume(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        self._stopped.set()
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie nobody reaped counts as gone)."""
+    from cowork_tui.core.procs import process_state
+
+    return process_state(pid) in (None, "Z", "X")
+
+
+def write_script(tmp: Path, name: str, body: str) -> str:
+    path = tmp / name
+    path.write_text(body)
+    return f"sh {path}"
+
+
+def agent_state(record: SessionRecord, subtask: str) -> AgentState | None:
+    agent = record.agent(subtask)
+    return agent.state if agent else None

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cowork_tui.core.config import Paths, load_settings
+from cowork_tui.core.errors import InputError
+from cowork_tui.core.models import Tokens
+from cowork_tui.core.pricing import Price, PriceTable
+
+
+def test_tiers_and_legacy_models_are_priced() -> None:
+    prices = PriceTable()
+    million = Tokens(input=1_000_000, output=1_000_000)
+    assert prices.cost("claude-sonnet-4-5-20250929", million) == pytest.approx(18.0)
+    assert prices.cost("claude-opus-4-5", million) == pytest.approx(30.0)
+    assert prices.cost("claude-opus-4-1-20250805", million) == pytest.approx(90.0)
+    assert prices.cost("claude-haiku-4-5", million) == pytest.approx(6.0)
+    cache = Tokens(cache_read=1_000_000, cache_write=1_000_000)
+    assert prices.cost("sonnet", cache) == pytest.approx(0.3 + 3.75)
+    assert prices.cost(None, million) == 0.0
+    assert prices.cost("local-command", million) == 0.0
+
+
+def test_config_overrides_prices(tmp_path: Path) -> None:
+    paths = Paths(config_dir=tmp_path, data_dir=tmp_path)
+    paths.config_file.write_text(
+        "refresh_seconds = 2\n[pricing.sonnet]\ninput = 1\noutput = 2\ncache_read = 0\ncache_write = 0\n"
+    )
+    settings = load_settings(paths)
+    assert settings.refresh_seconds == 2
+    assert settings.pricing["sonnet"] == Price(input=1, output=2, cache_read=0, cache_write=0)
+    prices = PriceTable(settings.pricing)
+    assert prices.cost("claude-sonnet-4-5", Tokens(input=1_000_000)) == pytest.approx(1.0)
+
+
+def test_missing_config_means_defaults(tmp_path: Path) -> None:
+    assert load_settings(Paths(config_dir=tmp_path, data_dir=tmp_path)).refresh_seconds == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "refresh_seconds = 30\n",
+            "config.toml: refresh_seconds: input should be less than or equal to 10",
+        ),
+        ("refresh = 3\n", "config.toml: refresh: extra inputs are not permitted"),
+        ("[pricing.opus]\ninput = 'x'\n", "config.toml: pricing.opus.input: "),
+        ("refresh_seconds = \n", "config.toml: "),
+    ],
+)
+def test_bad_config_names_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    paths = Paths(config_dir=tmp_path, data_dir=tmp_path)
+    paths.config_file.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_settings(paths)
+    assert message in str(err.value)

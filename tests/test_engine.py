@@ -1,0 +1,277 @@
+"""Engine reliability cases of DESIGN §7 (lifecycle, cap, failures, timeouts, output size)."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import anyio
+import pytest
+
+from cowork_tui.core.engine import LaunchRequest
+from cowork_tui.core.errors import InputError
+from cowork_tui.core.models import AgentSpec, AgentState, Plan, SessionState
+from cowork_tui.core.procs import group_members
+from tests.engine_support import (
+    GRACE,
+    GatedBackend,
+    Recorder,
+    agent_line,
+    command,
+    gone,
+    item_of,
+    plan_of,
+    request,
+    running_engine,
+    solo,
+    step,
+    until,
+)
+
+pytestmark = pytest.mark.anyio
+A, S = AgentState, SessionState
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_parallel_cap_holds_exactly(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    script = f"echo start >> {log}; sleep 0.2; echo end >> {log}"
+    agents = [command(f"a{i}", script) for i in range(7)]
+    req = request(item_of(*agents), plan_of(*(step(a.name) for a in agents)), max_parallel=3)
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(req))
+    assert record.state is S.COMPLETED and not record.partial
+    running = peak = 0
+    for line in log.read_text().split():
+        running += 1 if line == "start" else -1
+        peak = max(peak, running)
+    assert peak == 3
+
+
+async def test_failing_agent_leaves_siblings_running_and_session_partial() -> None:
+    item = item_of(command("bad", "echo oops >&2; exit 4"), command("good", "sleep 0.2; echo fine"))
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(request(item, plan_of(step("bad"), step("good")))))
+    assert record.state is S.COMPLETED and record.partial
+    assert record.agent("good").state is A.SUCCEEDED  # type: ignore[union-attr]
+    bad = record.agent("bad")
+    assert bad is not None and bad.state is A.FAILED
+    assert bad.error == "exit code 4: oops"
+    assert record.failed_subtasks == ("bad",)
+    assert "FAILED: bad" in record.summary
+
+
+async def test_dependent_of_failed_subtask_is_skipped() -> None:
+    item = item_of(command("bad", "exit 1"), command("next", "cat"), command("ok", "echo ok"))
+    plan = plan_of(step("bad"), step("ok"), step("next", after=("bad",)))
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(request(item, plan)))
+    assert record.agent("next").state is A.SKIPPED  # type: ignore[union-attr]
+    assert record.state is S.COMPLETED and record.partial
+    assert set(record.failed_subtasks) == {"bad", "next"}
+
+
+async def test_every_subtask_failing_fails_the_session() -> None:
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(solo("exit 1")))
+    assert record.state is S.FAILED and record.error == "every subtask failed"
+
+
+async def test_failed_merge_fails_the_session() -> None:
+    item = item_of(command("a", "echo a"), command("b", "echo b"), command("m", "exit 3"))
+    plan = plan_of(step("a"), step("b"), step("m", after=("a", "b"), merge=True))
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(request(item, plan)))
+    assert record.state is S.FAILED and "merge" in (record.error or "")
+
+
+async def test_in_process_merge_for_command_items() -> None:
+    item = item_of(command("a", "echo alpha"), command("b", "echo beta"))
+    plan = plan_of(step("a"), step("b"), step("merge", after=("a", "b"), merge=True))
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(request(item, plan)))
+    merge = record.agent("merge")
+    assert merge is not None and merge.state is A.SUCCEEDED and merge.tokens.total == 0
+    assert record.summary == "## a\n\nalpha\n\n## b\n\nbeta"
+
+
+async def test_upstream_output_feeds_the_next_agent_through_stdin() -> None:
+    # 200 kB: more than the in-memory part, so the file on disk must be streamed
+    item = item_of(
+        command("make", "head -c 200000 /dev/zero | tr '\\0' x; echo"),
+        command("shout", "echo from make; tr x y | wc -c"),
+        command("both", "cat | head -c 5"),
+    )
+    plan = plan_of(step("make"), step("shout", after=("make",)), step("both", after=("make",)))
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(request(item, plan)))
+    assert record.agent("shout").output_preview == "from make\n200001\n"  # type: ignore[union-attr]
+    assert record.agent("both").output_preview == "xxxxx"  # type: ignore[union-attr]
+
+
+async def test_command_environment_and_cwd(tmp_path: Path) -> None:
+    script = 'echo "$COWORK_TASK|$COWORK_SUBTASK|$COWORK_AGENT|${#COWORK_SESSION_ID}|$PWD"'
+    req = solo(script).model_copy(update={"cwd": tmp_path})
+    async with running_engine() as engine:
+        sid = engine.launch(req)
+        record = await engine.wait(sid)
+    assert record.agent("a").output_preview == (  # type: ignore[union-attr]
+        f"the task|do a|a|{len(sid)}|{tmp_path.resolve()}\n"
+    )
+
+
+async def test_progress_and_usage_lines_are_consumed_and_priced() -> None:
+    script = "echo one; echo '::progress 0.5 halfway'; echo '::usage 1000 2000 claude-sonnet-4-5'"
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(solo(script + "; echo two")))
+        agent = record.agent("a")
+        assert agent is not None and agent.output_path
+        assert Path(agent.output_path).read_text() == "one\ntwo\n"  # the full output on disk
+    assert agent is not None and agent.output_preview == "one\ntwo\n"
+    assert agent.step == "halfway" and agent.progress == 1.0
+    assert (agent.tokens.input, agent.tokens.output, agent.model) == (
+        1000,
+        2000,
+        "claude-sonnet-4-5",
+    )
+    assert agent.cost_source == "pricing" and agent.cost_usd == pytest.approx(0.033)
+    assert record.cost_usd == pytest.approx(0.033) and record.tokens.total == 3000
+
+
+async def test_hanging_agent_ignoring_sigterm_times_out_within_timeout_and_grace() -> None:
+    req = solo("trap '' TERM; echo $$; sleep 30", timeout=0.5)
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(req))
+    agent = record.agent("a")
+    assert agent is not None and agent.state is A.TIMED_OUT and agent.pgid is not None
+    assert agent.error == "timed out after 0.5 s"
+    assert not group_members(agent.pgid)
+    assert agent.duration_s is not None and agent.duration_s < 0.5 + GRACE + 5  # not the 30 s
+    assert record.state is S.FAILED  # its only subtask did not succeed
+
+
+async def test_timeouts_apply_to_every_backend() -> None:
+    item = item_of(AgentSpec(name="slow", timeout=0.2))
+    req = request(item, plan_of(step("slow")), backend="gated")
+    async with running_engine(gated=GatedBackend()) as engine:
+        record = await engine.wait(engine.launch(req))
+    assert record.agent("slow").state is A.TIMED_OUT  # type: ignore[union-attr]
+
+
+async def test_grandchild_holding_stdout_does_not_hang_the_agent() -> None:
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(solo("sleep 30 & echo $!")))
+    agent = record.agent("a")
+    assert agent is not None and agent.state is A.SUCCEEDED
+    assert gone(int(agent.output_preview)) and agent.pgid and not group_members(agent.pgid)
+
+
+@pytest.mark.parametrize(
+    ("script", "lines"),
+    [
+        ("yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000", 100_000_000),
+        ("head -c 10000000 /dev/zero | tr '\\0' x", 10_000_000),  # one 10 MB line
+    ],
+    ids=["100MB", "one-10MB-line"],
+)
+async def test_huge_output_keeps_memory_bounded(script: str, lines: int) -> None:
+    tracemalloc.start()
+    try:
+        async with running_engine() as engine:
+            record = await engine.wait(engine.launch(solo(script)))
+            agent = record.agent("a")
+            assert agent is not None and agent.output_path
+            size = Path(agent.output_path).stat().st_size
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert agent.state is A.SUCCEEDED and size == lines
+    assert peak < 8_000_000, f"peak Python memory {peak:,} B"
+    assert len(agent.output_preview) <= 2000 and all(len(x) <= 400 for x in agent.output_tail)
+
+
+async def test_planner_is_used_when_no_plan_is_given() -> None:
+    item = item_of(command("echoer", "echo planned"))
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(request(item)))
+    assert record.plan is not None and record.state is S.COMPLETED
+    assert record.summary == "planned"
+
+
+async def test_planning_failure_fails_the_session() -> None:
+    item = item_of(command("a", "true"))
+    bad_plan = Plan(pattern="single", subtasks=(step("x", agent="nobody"),))
+    async with running_engine() as engine:
+        empty = await engine.wait(engine.launch(LaunchRequest(item=item, task="  ")))
+        unknown = await engine.wait(engine.launch(request(item, bad_plan)))
+    assert empty.state is S.FAILED and empty.error == "task: must not be empty"
+    assert unknown.state is S.FAILED and "nobody" in (unknown.error or "")
+    assert not empty.agents and not unknown.agents
+
+
+async def test_cyclic_plan_is_refused() -> None:
+    item = item_of(command("a", "true"))
+    plan = plan_of(step("x", "a", after=("y",)), step("y", "a", after=("x",)))
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(request(item, plan)))
+    assert record.state is S.FAILED and "cycle" in (record.error or "")
+
+
+async def test_unknown_backend_is_an_input_error() -> None:
+    async with running_engine() as engine:
+        with pytest.raises(InputError, match="unknown backend 'nope'"):
+            engine.launch(solo("true").model_copy(update={"backend": "nope"}))
+
+
+async def test_snapshots_are_versioned_and_recorded() -> None:
+    recorder = Recorder()
+    async with running_engine(recorder) as engine:
+        sid = engine.launch(solo("echo hi"))
+        first = engine.snapshot(sid)
+        assert engine.snapshot(sid) is first  # nothing changed: the same object
+        record = await engine.wait(sid)
+    assert record.version > first.version and engine.snapshots() == (record,)
+    assert recorder.session_states() == [
+        "INITIALIZING",
+        "PLANNING",
+        "RUNNING",
+        "COMPLETING",
+        "COMPLETED",
+    ]
+    agent_states = [e.state for e in recorder.events if e.kind == "agent"]
+    assert agent_states == ["QUEUED", "RUNNING", "SUCCEEDED"]
+    assert recorder.sessions[-1] == record
+
+
+async def test_shutdown_interrupts_running_sessions_and_leaves_no_process() -> None:
+    recorder = Recorder()
+    async with running_engine(recorder) as engine:
+        sid = engine.launch(solo("echo $$; sleep 30"))
+        running = await until(engine, sid, lambda r: agent_line(r, "a") is not None)
+    record = engine.snapshot(sid)
+    assert record.state is S.INTERRUPTED and record.agent("a").state is A.INTERRUPTED  # type: ignore[union-attr]
+    assert gone(int(agent_line(running, "a") or 0))
+    assert recorder.session_states()[-1] == "INTERRUPTED"
+    assert [e.reason for e in recorder.events if e.kind == "control"] == ["app shutdown"]
+
+
+async def test_demo_sessions_run_and_report_costs() -> None:
+    item = item_of(AgentSpec(name="reviewer", description="reviews code", model="opus"))
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(request(item, plan_of(step("reviewer")))))
+    agent = record.agent("reviewer")
+    assert agent is not None and agent.state is A.SUCCEEDED
+    assert agent.model == "claude-opus-4-5" and agent.cost_source == "pricing"
+    assert agent.cost_usd > 0 and "[simulated]" in agent.output_preview
+
+
+async def test_launch_needs_a_running_engine() -> None:
+    from cowork_tui.core.engine import Engine
+
+    with pytest.raises(RuntimeError, match="not running"):
+        Engine({}).launch(solo("true"))
+    await anyio.lowlevel.checkpoint()

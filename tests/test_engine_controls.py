@@ -1,0 +1,280 @@
+"""Engine controls of DESIGN §4: pause, resume, cancel — session-wide and per agent."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from cowork_tui.core.errors import ControlError
+from cowork_tui.core.models import AgentSpec, AgentState, Item, Plan, SessionState
+from cowork_tui.core.procs import group_members, process_state
+from tests.engine_support import (
+    GatedBackend,
+    Recorder,
+    agent_line,
+    agent_state,
+    command,
+    gone,
+    item_of,
+    plan_of,
+    request,
+    running_engine,
+    solo,
+    step,
+    until,
+)
+
+pytestmark = pytest.mark.anyio
+A, S = AgentState, SessionState
+SLEEPER = "echo $$; sleep 30"  # prints its pid (= its pgid), then hangs
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def printed_pid(record: object, subtask: str = "a") -> int:
+    line = agent_line(record, subtask)  # type: ignore[arg-type]
+    assert line is not None
+    return int(line)
+
+
+async def test_cancel_during_planning_spawns_nothing() -> None:
+    planning = anyio.Event()
+    gated = GatedBackend()
+
+    async def slow_planner(item: Item, task: str) -> Plan:
+        planning.set()
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    item = item_of(AgentSpec(name="m"))
+    async with running_engine(gated=gated) as engine:
+        engine._planner = slow_planner  # the planner this test controls
+        sid = engine.launch(request(item, backend="gated"))
+        await planning.wait()
+        assert engine.snapshot(sid).state is S.PLANNING
+        engine.cancel(sid)
+        assert engine.snapshot(sid).state is S.CANCELLED  # at once
+        record = await engine.wait(sid)
+    assert record.state is S.CANCELLED and not record.agents and gated.started == []
+
+
+async def test_cancel_right_after_launch_spawns_nothing() -> None:
+    gated = GatedBackend()
+    item = item_of(AgentSpec(name="m"))
+    async with running_engine(gated=gated) as engine:
+        sid = engine.launch(request(item, plan_of(step("m")), backend="gated"))
+        engine.cancel(sid)
+        record = await engine.wait(sid)
+    assert record.state is S.CANCELLED and gated.started == []
+
+
+async def test_pause_before_dispatch_is_held_until_resume() -> None:
+    gated = GatedBackend()
+    item = item_of(AgentSpec(name="m"))
+    async with running_engine(gated=gated) as engine:
+        sid = engine.launch(request(item, plan_of(step("m")), backend="gated"))
+        engine.pause(sid)
+        await until(engine, sid, lambda r: r.state is S.PAUSED)
+        assert gated.started == []
+        engine.resume(sid)
+        await until(engine, sid, lambda r: agent_state(r, "m") is A.RUNNING)
+        gated.release.set()
+        record = await engine.wait(sid)
+    assert record.state is S.COMPLETED and gated.started == ["m"]
+
+
+async def test_pause_really_stops_processes_and_resume_continues() -> None:
+    script = "echo $$; sleep 30 & wait"  # a child in the same group
+    item = item_of(command("a", script), command("b", "echo later"))
+    plan = plan_of(step("a"), step("b"))
+    async with running_engine() as engine:
+        sid = engine.launch(request(item, plan, max_parallel=1))
+        running = await until(engine, sid, lambda r: agent_line(r, "a") is not None)
+        pgid = printed_pid(running)
+        engine.pause(sid)
+        assert engine.snapshot(sid).state is S.PAUSING  # visible at once
+        paused = await until(engine, sid, lambda r: r.state is S.PAUSED)
+        members = group_members(pgid)
+        assert len(members) == 2 and {process_state(p) for p in members} == {"T"}
+        assert paused.agent("a").state is A.PAUSED  # type: ignore[union-attr]
+        assert paused.agent("b").state is A.QUEUED  # type: ignore[union-attr]
+        engine.resume(sid)
+        assert engine.snapshot(sid).state is S.RUNNING
+        await until(engine, sid, lambda r: agent_state(r, "a") is A.RUNNING)
+        with anyio.fail_after(5):
+            while any(process_state(p) == "T" for p in group_members(pgid)):
+                await anyio.sleep(0.01)
+        engine.cancel(sid, "a")  # per-agent cancel: b still runs
+        record = await engine.wait(sid)
+    assert record.agent("a").state is A.CANCELLED  # type: ignore[union-attr]
+    assert record.agent("b").state is A.SUCCEEDED  # type: ignore[union-attr]
+    assert record.state is S.COMPLETED and record.partial and not group_members(pgid)
+
+
+async def test_nothing_new_starts_while_paused() -> None:
+    gated = GatedBackend()
+    item = item_of(AgentSpec(name="m"))
+    plan = plan_of(step("first", "m"), step("second", "m", after=("first",)))
+    async with running_engine(gated=gated) as engine:
+        sid = engine.launch(request(item, plan, backend="gated"))
+        await until(engine, sid, lambda r: agent_state(r, "first") is A.RUNNING)
+        engine.pause(sid)
+        gated.release.set()  # "first" ends while the session is paused
+        await until(engine, sid, lambda r: (agent_state(r, "first") or A.PENDING).terminal)
+        await until(engine, sid, lambda r: r.state is S.PAUSED)
+        for _ in range(10):
+            await anyio.lowlevel.checkpoint()
+        assert gated.started == ["first"]
+        engine.resume(sid)
+        record = await engine.wait(sid)
+    assert gated.started == ["first", "second"] and record.state is S.COMPLETED
+
+
+async def test_cancel_while_paused_ends_cancelled_and_kills_grandchildren() -> None:
+    recorder = Recorder()
+    script = "sleep 30 & echo $!; wait"  # prints the grandchild's pid
+    item = item_of(command("a", script), command("b", "cat"))
+    plan = plan_of(step("a"), step("b", after=("a",)))
+    async with running_engine(recorder) as engine:
+        sid = engine.launch(request(item, plan))
+        running = await until(engine, sid, lambda r: agent_line(r, "a") is not None)
+        grandchild = printed_pid(running)
+        engine.pause(sid)
+        await until(engine, sid, lambda r: r.state is S.PAUSED)
+        engine.cancel(sid)
+        assert engine.snapshot(sid).state is S.CANCELLING
+        record = await engine.wait(sid)
+    assert record.state is S.CANCELLED
+    assert record.agent("a").state is A.CANCELLED  # type: ignore[union-attr]
+    assert record.agent("b").state is A.CANCELLED  # type: ignore[union-attr]
+    assert gone(grandchild)
+    # the intent is recorded before anything is killed
+    kinds = [(e.kind, e.state) for e in recorder.events]
+    assert kinds.index(("control", "cancel")) < kinds.index(("agent", "CANCELLED"))
+    assert recorder.session_states()[-2:] == ["CANCELLING", "CANCELLED"]
+
+
+async def test_no_grandchild_survives_cancel() -> None:
+    script = "sh -c 'sleep 30 & echo $!; wait' ; wait"  # a grandchild of the agent's shell
+    async with running_engine() as engine:
+        sid = engine.launch(solo(script))
+        running = await until(engine, sid, lambda r: agent_line(r, "a") is not None)
+        grandchild = printed_pid(running)
+        engine.cancel(sid)
+        record = await engine.wait(sid)
+    assert record.state is S.CANCELLED and gone(grandchild)
+
+
+async def test_pause_longer_than_a_timeout_times_nothing_out() -> None:
+    req = solo("echo $$; sleep 0.3; echo finished", timeout=1.0)
+    async with running_engine() as engine:
+        sid = engine.launch(req)
+        running = await until(engine, sid, lambda r: agent_line(r, "a") is not None)
+        engine.pause(sid)
+        await until(engine, sid, lambda r: r.state is S.PAUSED)
+        assert process_state(printed_pid(running)) == "T"
+        await anyio.sleep(1.5)  # paused for longer than the whole timeout
+        engine.resume(sid)
+        record = await engine.wait(sid)
+    agent = record.agent("a")
+    assert agent is not None and agent.state is A.SUCCEEDED, agent.error
+    assert agent.output_tail[-1] == "finished"
+
+
+@pytest.mark.parametrize("backend", ["gated", "command"])
+async def test_cancel_racing_the_last_completion_ends_in_one_terminal_state(backend: str) -> None:
+    outcomes = set()
+    for turn in range(40 if backend == "gated" else 15):
+        recorder = Recorder()
+        gated = GatedBackend()
+        gated.release.set()
+        spec = AgentSpec(name="a") if backend == "gated" else command("a", "true")
+        req = request(item_of(spec), plan_of(step("a")), backend="gated")
+        async with running_engine(recorder, gated=gated) as engine:
+            sid = engine.launch(req)
+            for _ in range(turn % 8):
+                await anyio.lowlevel.checkpoint()
+            if turn % 3:
+                await until(engine, sid, lambda r: r.state is not S.INITIALIZING)
+            try:
+                engine.cancel(sid)
+            except ControlError:
+                pass  # it already ended: a terminal state cannot be cancelled
+            record = await engine.wait(sid)
+        terminal = [s for s in recorder.session_states() if S(s).terminal]
+        assert terminal == [record.state.value]
+        assert record.state in (S.CANCELLED, S.COMPLETED)
+        outcomes.add(record.state)
+    assert S.CANCELLED in outcomes
+
+
+async def test_controls_on_terminal_sessions_raise_and_change_nothing() -> None:
+    async with running_engine() as engine:
+        sid = engine.launch(solo("echo done"))
+        record = await engine.wait(sid)
+        for control in (engine.pause, engine.resume, engine.cancel):
+            with pytest.raises(ControlError, match="is COMPLETED"):
+                control(sid)
+            with pytest.raises(ControlError, match="is COMPLETED"):
+                control(sid, "a")
+        with pytest.raises(ControlError, match="no session"):
+            engine.pause("nope")
+        assert engine.snapshot(sid) is record
+
+
+async def test_controls_are_idempotent() -> None:
+    async with running_engine() as engine:
+        sid = engine.launch(solo(SLEEPER))
+        await until(engine, sid, lambda r: agent_line(r, "a") is not None)
+        engine.resume(sid)  # no-op while running
+        engine.pause(sid)
+        engine.pause(sid)
+        await until(engine, sid, lambda r: r.state is S.PAUSED)
+        engine.resume(sid)
+        engine.resume(sid)
+        assert engine.snapshot(sid).state is S.RUNNING
+        engine.cancel(sid)
+        engine.cancel(sid)
+        engine.pause(sid)  # no-op while cancelling
+        record = await engine.wait(sid)
+    assert record.state is S.CANCELLED
+
+
+async def test_per_agent_pause_resume_and_unknown_subtask() -> None:
+    item = item_of(command("a", SLEEPER), command("b", "echo b"))
+    async with running_engine() as engine:
+        sid = engine.launch(request(item, plan_of(step("a"), step("b"))))
+        running = await until(engine, sid, lambda r: agent_line(r, "a") is not None)
+        engine.pause(sid, "a")
+        await until(engine, sid, lambda r: agent_state(r, "b") is A.SUCCEEDED)
+        with pytest.raises(ControlError, match="agent b is SUCCEEDED: cannot pause it"):
+            engine.pause(sid, "b")
+        with anyio.fail_after(5):
+            while process_state(printed_pid(running)) != "T":
+                await anyio.sleep(0.01)
+        assert engine.snapshot(sid).agent("a").state is A.PAUSED  # type: ignore[union-attr]
+        engine.resume(sid, "a")
+        assert engine.snapshot(sid).agent("a").state is A.RUNNING  # type: ignore[union-attr]
+        with pytest.raises(ControlError, match="no subtask 'zzz'"):
+            engine.cancel(sid, "zzz")
+        engine.cancel(sid)
+        record = await engine.wait(sid)
+    assert record.state is S.CANCELLED and gone(printed_pid(running))
+
+
+async def test_cancelling_a_pending_agent_skips_its_dependents() -> None:
+    item = item_of(command("a", SLEEPER), command("b", "cat"), command("c", "cat"))
+    plan = plan_of(step("a"), step("b", after=("a",)), step("c", after=("b",)))
+    async with running_engine() as engine:
+        sid = engine.launch(request(item, plan))
+        await until(engine, sid, lambda r: agent_line(r, "a") is not None)
+        engine.cancel(sid, "b")
+        assert engine.snapshot(sid).agent("b").state is A.CANCELLED  # type: ignore[union-attr]
+        engine.cancel(sid, "a")
+        record = await engine.wait(sid)
+    states = {a.subtask: a.state for a in record.agents}
+    assert states == {"a": A.CANCELLED, "b": A.CANCELLED, "c": A.SKIPPED}
+    assert record.state is S.FAILED  # nothing succeeded
