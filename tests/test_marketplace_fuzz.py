@@ -10,22 +10,31 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cowork_tui.core.agent_files import KNOWN_KEYS, AgentFileError, load_agent
+from cowork_tui.core.config import Paths
+from cowork_tui.core.marketplace import Catalog
 from cowork_tui.core.marketplace_loader import load_marketplace
 from cowork_tui.core.models import Marketplace
 
 from .marketplace_files import agent_text, write_raw_marketplace
 
 MESSAGE = re.compile(r"^/\S+\.(json|md): (?P<field>[^:\n]+): \S.*$", re.DOTALL)
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -33,21 +42,38 @@ VALID: dict[str, Any] = {
     "name": "m",
     "metadata": {"pluginRoot": "./plugins"},
     "plugins": [
-        {"name": "target", "source": "./plugins/target", "cowork": {
-            "maxParallelAgents": 2, "requires": ["sh"],
-            "workflow": [{"id": "x", "agent": "a"}, {"id": "y", "agent": "b", "after": ["x"]}]}},
+        {
+            "name": "target",
+            "source": "./plugins/target",
+            "cowork": {
+                "maxParallelAgents": 2,
+                "requires": ["sh"],
+                "workflow": [{"id": "x", "agent": "a"}, {"id": "y", "agent": "b", "after": ["x"]}],
+            },
+        },
         {"name": "bystander", "source": "./plugins/bystander"},
     ],
 }
 # where a mutation goes: a path of keys/indexes into VALID
 SPOTS = [
-    ("name",), ("metadata",), ("metadata", "pluginRoot"), ("plugins", 0),
-    ("plugins", 0, "name"), ("plugins", 0, "source"), ("plugins", 0, "description"),
-    ("plugins", 0, "version"), ("plugins", 0, "agents"), ("plugins", 0, "cowork"),
-    ("plugins", 0, "cowork", "maxParallelAgents"), ("plugins", 0, "cowork", "completionRate"),
-    ("plugins", 0, "cowork", "requires"), ("plugins", 0, "cowork", "workflow"),
-    ("plugins", 0, "cowork", "workflow", 0), ("plugins", 0, "cowork", "workflow", 1, "after"),
-    ("plugins", 0, "cowork", "workflow", 1, "agent"), ("plugins", 0, "cowork", "workflow", 0, "id"),
+    ("name",),
+    ("metadata",),
+    ("metadata", "pluginRoot"),
+    ("plugins", 0),
+    ("plugins", 0, "name"),
+    ("plugins", 0, "source"),
+    ("plugins", 0, "description"),
+    ("plugins", 0, "version"),
+    ("plugins", 0, "agents"),
+    ("plugins", 0, "cowork"),
+    ("plugins", 0, "cowork", "maxParallelAgents"),
+    ("plugins", 0, "cowork", "completionRate"),
+    ("plugins", 0, "cowork", "requires"),
+    ("plugins", 0, "cowork", "workflow"),
+    ("plugins", 0, "cowork", "workflow", 0),
+    ("plugins", 0, "cowork", "workflow", 1, "after"),
+    ("plugins", 0, "cowork", "workflow", 1, "agent"),
+    ("plugins", 0, "cowork", "workflow", 0, "id"),
 ]
 AGENTS = {"a.md": agent_text("a"), "b.md": agent_text("b")}
 
@@ -68,6 +94,8 @@ def assert_well_reported(market: Marketplace) -> None:
 
 @FUZZ
 @given(spot=st.sampled_from(SPOTS), value=json_values)
+@example(spot=("plugins", 0, "source"), value="x\x00")
+@example(spot=("plugins", 0, "agents"), value=["\x00"])
 def test_a_mutated_manifest_never_crashes(spot: tuple[Any, ...], value: Any) -> None:
     manifest = copy.deepcopy(VALID)
     holder = manifest
@@ -125,7 +153,8 @@ def test_any_frontmatter_text(front: str, body: str) -> None:
 @FUZZ
 @given(
     fields=st.dictionaries(
-        st.sampled_from(sorted(KNOWN_KEYS)) | st.text(min_size=1, max_size=6), json_values,
+        st.sampled_from(sorted(KNOWN_KEYS)) | st.text(min_size=1, max_size=6),
+        json_values,
         max_size=6,
     ),
     name=st.sampled_from(["agent", "", "a b", None]),
@@ -134,3 +163,24 @@ def test_any_frontmatter_fields(fields: dict[str, Any], name: str | None) -> Non
     if name is not None:
         fields = {"name": name, **fields}
     check_agent(f"---\n{yaml.safe_dump(fields, allow_unicode=True)}---\nprompt\n")
+
+
+@FUZZ
+@given(
+    known=json_values,
+    installed=json_values,
+    settings_file=json_values,
+    raw=st.sampled_from(["", "{", "[]", "null", '{"a": NaN}']),
+)
+def test_any_claude_code_files(known: Any, installed: Any, settings_file: Any, raw: str) -> None:
+    """Whatever Claude Code's files hold, discovery never fails (read only, lenient)."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        home = Path(tmp)
+        patch.setenv("HOME", str(home))
+        plugins = home / ".claude" / "plugins"
+        plugins.mkdir(parents=True)
+        (plugins / "known_marketplaces.json").write_text(json.dumps(known))
+        (plugins / "installed_plugins.json").write_text(json.dumps(installed))
+        (home / ".claude" / "settings.json").write_text(raw or json.dumps(settings_file))
+        catalog = Catalog(Paths(config_dir=home / "cfg", data_dir=home / "data"))
+        assert catalog.marketplaces()[0].kind == "bundled"

@@ -14,7 +14,8 @@ INTEROP = Path(__file__).resolve().parents[2] / "shared" / "interop"
 MARKETS = ["claude-code", "knowledge-work-plugins"]
 
 pytestmark = pytest.mark.skipif(
-    not INTEROP.is_dir(), reason=f"interop fixtures not found at {INTEROP} (shared/ beside the repo)"
+    not INTEROP.is_dir(),
+    reason=f"interop fixtures not found at {INTEROP} (shared/ beside the repo)",
 )
 
 

@@ -17,8 +17,7 @@ EXIT_DECLINED = 1
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     market = subparsers.add_parser("marketplace", help="list items, add a marketplace")
-    commands = market.add_subparsers(title="marketplace commands", metavar="COMMAND",
-                                     required=True)
+    commands = market.add_subparsers(title="marketplace commands", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", help="the items of every known marketplace")
     listing.add_argument("--json", action="store_true", help="print the items as JSON")
     listing.set_defaults(handler=cmd_list)
@@ -30,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "install", help="install an item (one with command agents shows them and asks first)"
     )
     install.add_argument("item", help="plugin or plugin@marketplace")
-    install.add_argument("--yes", action="store_true",
-                         help="trust the item's commands without asking")
+    install.add_argument(
+        "--yes", action="store_true", help="trust the item's commands without asking"
+    )
     install.set_defaults(handler=cmd_install)
     uninstall = subparsers.add_parser("uninstall", help="uninstall an item")
     uninstall.add_argument("item", help="plugin or plugin@marketplace")

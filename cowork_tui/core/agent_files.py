@@ -50,7 +50,9 @@ def load_agent(path: Path) -> tuple[AgentSpec, list[str]]:
 def _split(path: Path, text: str) -> tuple[dict[str, Any], str, list[str]]:
     text = text.lstrip("\ufeff")
     if not _HANDLER.detect(text):
-        raise AgentFileError(f"{path}: frontmatter: missing (the file must start with a '---' line)")
+        raise AgentFileError(
+            f"{path}: frontmatter: missing (the file must start with a '---' line)"
+        )
     try:
         front, body = _HANDLER.split(text)
     except ValueError:

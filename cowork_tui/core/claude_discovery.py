@@ -54,7 +54,7 @@ def discover_claude() -> ClaudeSetup:
         if isinstance(spec, dict) and isinstance(name, str) and "@" not in name:
             setup.marketplaces.append(_marketplace(name, spec, home))
     installed = _json_object(plugins_dir / "installed_plugins.json", setup).get("plugins")
-    for ref, records in (installed.items() if isinstance(installed, dict) else []):
+    for ref, records in installed.items() if isinstance(installed, dict) else []:
         plugin, _, market = str(ref).rpartition("@")
         if plugin and market:
             setup.installs.append(ClaudeInstall(plugin, market, _install_path(records)))

@@ -46,7 +46,9 @@ def check_cowork(value: Any, where: str) -> CoworkCheck:
         for i, step in enumerate(steps):
             extra = sorted(k for k in step if k not in STEP_KEYS) if isinstance(step, dict) else []
             if extra:
-                out.warnings.append(f"{where}.workflow[{i}]: unknown keys ignored: {', '.join(extra)}")
+                out.warnings.append(
+                    f"{where}.workflow[{i}]: unknown keys ignored: {', '.join(extra)}"
+                )
     try:
         CoworkDefaults.model_validate_json(json.dumps(value), strict=True)
     except ValidationError as exc:
@@ -58,9 +60,7 @@ def check_cowork(value: Any, where: str) -> CoworkCheck:
 
 def merged_defaults(plugin: CoworkCheck, entry: CoworkCheck) -> CoworkDefaults:
     """Both objects already checked; the entry's keys win."""
-    return CoworkDefaults.model_validate_json(
-        json.dumps(plugin.value | entry.value), strict=True
-    )
+    return CoworkDefaults.model_validate_json(json.dumps(plugin.value | entry.value), strict=True)
 
 
 def _describe(where: str, exc: ValidationError) -> list[str]:

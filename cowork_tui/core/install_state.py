@@ -15,7 +15,6 @@ from .errors import InputError, describe_validation_error
 from .json_files import read_json, write_private_json
 from .models import Item
 
-
 _M = TypeVar("_M", bound=BaseModel)
 
 

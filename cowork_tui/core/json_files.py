@@ -17,7 +17,7 @@ def read_json(file: Path) -> Any:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{file}: not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{file}: cannot read: {exc}") from None
     try:
         return json.loads(text, parse_constant=_no_constant)
@@ -36,14 +36,13 @@ def _no_constant(name: str) -> Any:
 def write_private_json(file: Path, data: Any) -> None:
     """Write `data` atomically (temp file + os.replace), readable by the owner only (0600)."""
     file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)  # 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=2, sort_keys=True)
             out.write("\n")
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, 0o600)
         os.replace(tmp, file)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -28,9 +28,7 @@ BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
 
 
 class Catalog:
-    def __init__(
-        self, paths: Paths, *, bundled: Path = BUNDLED_DIR, claude: bool = True
-    ) -> None:
+    def __init__(self, paths: Paths, *, bundled: Path = BUNDLED_DIR, claude: bool = True) -> None:
         """`claude=False` leaves Claude Code's marketplaces out (e.g. for tests)."""
         self.paths = paths
         self._bundled = bundled
@@ -44,11 +42,9 @@ class Catalog:
     def marketplaces(self) -> list[Marketplace]:
         """Bundled first, then the user's, then Claude Code's; items carry install state.
         A name already taken by an earlier marketplace is skipped."""
-        if self._loaded is None:
-            self._loaded = self._load_all()
         return [
             m.model_copy(update={"items": tuple(self._with_state(m, i) for i in m.items)})
-            for m in self._loaded
+            for m in self._all_loaded()
         ]
 
     def items(self) -> list[Item]:
@@ -77,7 +73,10 @@ class Catalog:
     def add_marketplace(self, path: Path | str) -> Marketplace:
         """Remember the marketplace at `path` (its folder, or its marketplace.json); nothing is
         stored when it cannot be read."""
-        folder = _marketplace_folder(Path(path).expanduser().resolve())
+        try:
+            folder = _marketplace_folder(Path(path).expanduser().resolve())
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise InputError(f"{path}: cannot be resolved: {exc}") from None
         market = load_marketplace(folder, kind="user")
         if market.errors:
             raise InputError("\n".join(market.errors))
@@ -170,7 +169,9 @@ class Catalog:
         return item.model_copy(update={"installed": True, "trusted": trusted})
 
     def _load_all(self) -> list[Marketplace]:
-        markets = [load_marketplace(self._bundled, kind="bundled", origin="bundled with cowork-tui")]
+        markets = [
+            load_marketplace(self._bundled, kind="bundled", origin="bundled with cowork-tui")
+        ]
         folders = load_marketplace_folders(self.paths.marketplaces_file)
         markets += [load_marketplace(folder, kind="user") for folder in folders]
         if self._claude:
@@ -193,6 +194,8 @@ def describe_commands(item: Item) -> str:
 
 def missing_requirements(item: Item, catalog: Catalog) -> list[str]:
     """`cowork.requires` not met: executables missing from PATH, items not installed."""
+    if not item.cowork.requires:
+        return []
     installed = {i.ref for i in catalog.items() if i.installed}
     missing = []
     for need in item.cowork.requires:
@@ -224,11 +227,13 @@ def _claude_marketplaces() -> tuple[list[Marketplace], list[str]]:
     markets: dict[str, Marketplace] = {}
     for known in setup.marketplaces:
         if known.folder is not None:
-            market = load_marketplace(known.folder, kind="claude", name=known.name,
-                                      origin=known.origin)
+            market = load_marketplace(
+                known.folder, kind="claude", name=known.name, origin=known.origin
+            )
         else:
-            market = Marketplace(name=known.name, kind="claude", origin=known.origin,
-                                 available=False)
+            market = Marketplace(
+                name=known.name, kind="claude", origin=known.origin, available=False
+            )
         markets[known.name] = market
     for install in setup.installs:
         market = markets.get(install.marketplace) or Marketplace(

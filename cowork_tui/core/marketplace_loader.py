@@ -16,7 +16,7 @@ from .cowork_object import check_cowork, merged_defaults
 from .errors import InputError
 from .json_files import read_json
 from .models import AgentSpec, CoworkDefaults, Item, Marketplace
-from .plugin_sources import SourceError, resolve_source
+from .plugin_sources import SourceError, resolve_inside, resolve_source
 from .workflow_rules import workflow_problems
 
 MARKETPLACE_FILE = Path(".claude-plugin") / "marketplace.json"
@@ -50,14 +50,19 @@ def load_marketplace(
             raise InputError(f"{manifest}: plugins: must be a list of plugin entries")
     except InputError as exc:
         return Marketplace(
-            name=name or folder.name, kind=kind, path=folder, origin=origin, available=False,
+            name=name or folder.name,
+            kind=kind,
+            path=folder,
+            origin=origin,
+            available=False,
             errors=(str(exc),),
         )
     warnings: list[str] = []
     declared = data.get("name")
     if not isinstance(declared, str) or not declared.strip() or "@" in declared:
-        warnings.append(f"{manifest}: name: must be a non-empty string without '@'; "
-                        f"using {folder.name!r}")
+        warnings.append(
+            f"{manifest}: name: must be a non-empty string without '@'; using {folder.name!r}"
+        )
         declared = folder.name
     unknown = sorted(k for k in data if k not in _TOP_KEYS)
     if unknown:
@@ -78,15 +83,23 @@ def load_marketplace(
         item = _entry_item(ctx, i, entry)
         if any(other.name == item.name for other in items):
             item = item.model_copy(
-                update={"available": False,
-                        "errors": (*item.errors, f"{manifest}: plugins[{i}].name: "
-                                   f"duplicate plugin name {item.name!r}")}
+                update={
+                    "available": False,
+                    "errors": (
+                        *item.errors,
+                        f"{manifest}: plugins[{i}].name: duplicate plugin name {item.name!r}",
+                    ),
+                }
             )
         items.append(item)
     return Marketplace(
-        name=ctx.marketplace, kind=kind, path=folder, origin=origin,
+        name=ctx.marketplace,
+        kind=kind,
+        path=folder,
+        origin=origin,
         description=description if isinstance(description, str) else "",
-        items=tuple(items), warnings=tuple(warnings),
+        items=tuple(items),
+        warnings=tuple(warnings),
     )
 
 
@@ -118,7 +131,9 @@ def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
         return _broken(ctx, placeholder, [f"{where}: must be an object"])
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip() or "@" in name:
-        return _broken(ctx, placeholder, [f"{where}.name: required, a non-empty string without '@'"])
+        return _broken(
+            ctx, placeholder, [f"{where}.name: required, a non-empty string without '@'"]
+        )
     name = name.strip()
     problems = _Problems()
     for key in ("description", "version", "category"):
@@ -141,7 +156,11 @@ def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
 
 
 def _plugin_item(
-    ctx: _Context, entry: dict[str, Any], where: str, folder: Path, source: str,
+    ctx: _Context,
+    entry: dict[str, Any],
+    where: str,
+    folder: Path,
+    source: str,
     problems: _Problems,
 ) -> Item:
     """`where` prefixes the entry's own fields in messages (`file: plugins[3]`)."""
@@ -160,10 +179,18 @@ def _plugin_item(
         return value if isinstance(value, str) else None
 
     return Item(
-        name=entry["name"].strip(), marketplace=ctx.marketplace,
-        description=text("description") or "", version=text("version"), category=text("category"),
-        source=source, available=not problems.errors, path=folder, agents=agents, cowork=cowork,
-        errors=tuple(problems.errors), warnings=tuple(problems.warnings),
+        name=entry["name"].strip(),
+        marketplace=ctx.marketplace,
+        description=text("description") or "",
+        version=text("version"),
+        category=text("category"),
+        source=source,
+        available=not problems.errors,
+        path=folder,
+        agents=agents,
+        cowork=cowork,
+        errors=tuple(problems.errors),
+        warnings=tuple(problems.warnings),
     )
 
 
@@ -183,12 +210,17 @@ def _plugin_manifest(folder: Path, problems: _Problems) -> dict[str, Any]:
 
 
 def _agents(
-    folder: Path, entry: dict[str, Any], manifest: dict[str, Any], where: str, plugin_file: Path,
+    folder: Path,
+    entry: dict[str, Any],
+    manifest: dict[str, Any],
+    where: str,
+    plugin_file: Path,
     problems: _Problems,
 ) -> tuple[AgentSpec, ...]:
     files = sorted((folder / "agents").glob("*.md")) if (folder / "agents").is_dir() else []
     listed, listed_where = (
-        (entry["agents"], f"{where}.agents") if "agents" in entry
+        (entry["agents"], f"{where}.agents")
+        if "agents" in entry
         else (manifest.get("agents"), f"{plugin_file}: agents")
     )
     files += _listed_agent_files(folder, listed, listed_where, problems)
@@ -228,8 +260,12 @@ def _listed_agent_files(folder: Path, listed: Any, where: str, problems: _Proble
         if not isinstance(path, str) or not path.strip():
             problems.errors.append(f"{spot}: must be a relative path string")
             continue
-        target = (root / path).resolve()
-        if not target.is_relative_to(root):
+        try:
+            target = resolve_inside(root, root / path)
+        except SourceError as exc:
+            problems.errors.append(f"{spot}: {exc}")
+            continue
+        if target is None:
             problems.errors.append(f"{spot}: {path!r} escapes the plugin folder")
         elif target.is_dir():
             files += sorted(target.glob("*.md"))
@@ -241,8 +277,12 @@ def _listed_agent_files(folder: Path, listed: Any, where: str, problems: _Proble
 
 
 def _cowork(
-    entry: dict[str, Any], manifest: dict[str, Any], where: str, plugin_file: Path,
-    agents: tuple[AgentSpec, ...], problems: _Problems,
+    entry: dict[str, Any],
+    manifest: dict[str, Any],
+    where: str,
+    plugin_file: Path,
+    agents: tuple[AgentSpec, ...],
+    problems: _Problems,
 ) -> CoworkDefaults:
     entry_where = f"{where}.cowork"
     from_plugin = check_cowork(manifest.get("cowork"), f"{plugin_file}: cowork")
@@ -262,19 +302,26 @@ def _cowork(
 
 
 def _broken(
-    ctx: _Context, name: str, errors: list[str], entry: dict[str, Any] | None = None,
-    warnings: list[str] | None = None, source: str = "",
+    ctx: _Context,
+    name: str,
+    errors: list[str],
+    entry: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
+    source: str = "",
 ) -> Item:
     """An entry listed but not loadable: remote (no errors, `source` says where) or broken."""
     description = entry.get("description") if entry else None
     version = entry.get("version") if entry else None
     category = entry.get("category") if entry else None
     return Item(
-        name=name, marketplace=ctx.marketplace,
+        name=name,
+        marketplace=ctx.marketplace,
         description=description if isinstance(description, str) else "",
         version=version if isinstance(version, str) else None,
         category=category if isinstance(category, str) else None,
-        source=source or _source_text(entry), available=False, errors=tuple(errors),
+        source=source or _source_text(entry),
+        available=False,
+        errors=tuple(errors),
         warnings=tuple(warnings or ()),
     )
 

@@ -45,12 +45,22 @@ def _from_string(value: str, root: Path, plugin_root: str | None) -> PluginSourc
     if not relative and not plugin_root:
         return PluginSource(f"{REMOTE}: {text}")
     base = root if relative else root / (plugin_root or "")
-    folder = (base / text).resolve()
-    if not folder.is_relative_to(root):
+    folder = resolve_inside(root, base / text)
+    if folder is None:
         raise SourceError(f"{text!r} escapes the marketplace folder")
     if not folder.is_dir():
         raise SourceError(f"{text!r}: folder not found")
     return PluginSource(text, folder)
+
+
+def resolve_inside(root: Path, path: Path) -> Path | None:
+    """`path` resolved (symlinks followed), or None when it leads out of `root` (resolved);
+    SourceError when it cannot be resolved at all (a NUL byte, a symlink loop)."""
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SourceError(f"{str(path)!r} cannot be resolved: {exc}") from None
+    return resolved if resolved.is_relative_to(root) else None
 
 
 def describe_remote(source: dict[str, Any]) -> str:
