@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -441,8 +441,8 @@ def context(
     )
 
 
-async def collect(wait: object, into: list[AgentOutcome]) -> None:
-    into.append(await wait())  # type: ignore[operator]
+async def collect(wait: Callable[[], Awaitable[AgentOutcome]], into: list[AgentOutcome]) -> None:
+    into.append(await wait())
 
 
 def cli_processes() -> list[int]:
