@@ -14,7 +14,12 @@ from pathlib import Path
 from .archive_index import index_finished, index_session
 from .errors import InputError
 
-FINISHED_STATES = ("COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED")
+FINISHED_STATES = (  # sessions that ended, as schema v2 knows them
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "INTERRUPTED",
+)
 
 
 class NewerArchiveError(InputError):
@@ -114,7 +119,8 @@ def _v2(conn: sqlite3.Connection) -> None:
     """Full-text search over task, summary and outputs; outputs checked by sha256.
 
     The index is contentless (outputs stay in their files): a session is indexed with its
-    task when it starts and once more, fully, when it ends (`indexed` says which).
+    task when it starts and once more, fully, when it ends (`indexed` says which). Prefixes
+    of 3 and 4 characters are indexed too, for search as you type.
     """
     _execute_script(
         conn,
@@ -122,7 +128,8 @@ def _v2(conn: sqlite3.Connection) -> None:
         ALTER TABLE agents ADD COLUMN output_sha256 TEXT;
         ALTER TABLE sessions ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
         CREATE VIRTUAL TABLE session_text USING fts5(
-            task, summary, outputs, content='', prefix='3 4', tokenize='unicode61 remove_diacritics 2'
+            task, summary, outputs, content='', prefix='3 4',
+            tokenize='unicode61 remove_diacritics 2'
         );
         """,
     )
