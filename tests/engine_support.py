@@ -20,6 +20,7 @@ from cowork_tui.core.backends.demo import DemoBackend
 from cowork_tui.core.engine import Engine, LaunchRequest
 from cowork_tui.core.events import SessionEvent
 from cowork_tui.core.models import AgentSpec, AgentState, Item, Plan, SessionRecord, Subtask
+from cowork_tui.core.procs import process_state
 
 GRACE = 0.3
 
@@ -45,7 +46,7 @@ def plan_of(*subtasks: Subtask) -> Plan:
 def request(
     item: Item, plan: Plan | None = None, max_parallel: int = 3, **kw: object
 ) -> LaunchRequest:
-    return LaunchRequest(item=item, task="the task", plan=plan, max_parallel=max_parallel, **kw)  # type: ignore[arg-type]
+    return LaunchRequest(item=item, task="the task", plan=plan, max_parallel=max_parallel, **kw)
 
 
 def solo(script: str, timeout: float | None = None) -> LaunchRequest:
@@ -142,8 +143,6 @@ class _GatedRun(AgentRun):
 
 def gone(pid: int) -> bool:
     """The process has exited (a zombie nobody reaped counts as gone)."""
-    from cowork_tui.core.procs import process_state
-
     return process_state(pid) in (None, "Z", "X")
 
 
@@ -156,3 +155,12 @@ def write_script(tmp: Path, name: str, body: str) -> str:
 def agent_state(record: SessionRecord, subtask: str) -> AgentState | None:
     agent = record.agent(subtask)
     return agent.state if agent else None
+
+
+async def reach(pids: list[int], ready: Callable[[int], bool], timeout: float = 10) -> None:
+    """Wait until `ready(pid)` holds for every process (there is no event to await)."""
+    with anyio.move_on_after(timeout):
+        while not all(ready(pid) for pid in pids):
+            await anyio.sleep(0.01)
+    states = {pid: process_state(pid) for pid in pids}
+    assert all(ready(pid) for pid in pids), f"processes in states {states}"

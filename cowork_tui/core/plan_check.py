@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from .errors import InputError
 from .models import Item, Plan
 from .planner import MERGE_AGENT
@@ -11,10 +13,10 @@ def check_plan(item: Item, plan: Plan) -> None:
     """Raise InputError naming the first subtask at fault."""
     if not plan.subtasks:
         raise InputError("plan: has no subtasks")
-    ids = [s.id for s in plan.subtasks]
+    ids = Counter(s.id for s in plan.subtasks)
     for i, sub in enumerate(plan.subtasks):
         where = f"plan.subtasks[{i}]"
-        if ids.count(sub.id) > 1:
+        if ids[sub.id] > 1:
             raise InputError(f"{where}.id: {sub.id!r} is used twice")
         if item.agent(sub.agent) is None and sub.agent != MERGE_AGENT:
             raise InputError(f"{where}.agent: {item.ref} has no agent {sub.agent!r}")

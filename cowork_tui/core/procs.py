@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
-_PROC = Path("/proc")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _stat_fields(pid: int) -> list[str] | None:
     """Fields of /proc/<pid>/stat from field 3 (state) on; None when the process is gone."""
     try:
-        raw = (_PROC / str(pid) / "stat").read_text()
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode(errors="replace")
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # field 2 (comm) is in parentheses and may itself hold spaces or parentheses
@@ -35,31 +34,57 @@ def process_state(pid: int) -> str | None:
     return fields[0] if fields else None
 
 
+def _stop_pending(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            lines = [ln for ln in f if ln.startswith(("SigPnd:", "ShdPnd:"))]
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    bit = 1 << (signal.SIGSTOP - 1)
+    return any(int(ln.split()[1], 16) & bit for ln in lines)
+
+
 def is_same_process(pid: int, started: float) -> bool:
     """The process `pid` is still the one that started at `started` (not a reused pid)."""
     now = process_start_time(pid)
     return now is not None and abs(now - started) < 1.5 / _CLOCK_TICKS
 
 
-def group_states(pgid: int) -> dict[int, str]:
-    """The live (non-zombie) processes of a process group, with their one-letter state."""
+def group_states(pgid: int, *, after_leader: bool = False) -> dict[int, str]:
+    """The live (non-zombie) processes of a process group, with their one-letter state.
+
+    `after_leader`: look only at pids above the group's (its members are forked after it),
+    a quicker scan that may miss a member whose pid wrapped around.
+    """
     states = {}
-    for entry in _PROC.iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields and fields[2] == str(pgid) and fields[0] not in "ZX":
-                states[int(entry.name)] = fields[0]
+    group = str(pgid)
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (not after_leader or int(name) >= pgid):
+            fields = _stat_fields(int(name))
+            if fields and fields[2] == group and fields[0] not in "ZX":
+                states[int(name)] = fields[0]
     return states
 
 
-def group_members(pgid: int) -> list[int]:
+def group_members(pgid: int, *, after_leader: bool = False) -> list[int]:
     """Live (non-zombie) processes of a process group."""
-    return list(group_states(pgid))
+    return list(group_states(pgid, after_leader=after_leader))
 
 
-def group_stopped(pgid: int) -> bool:
-    """Every live process of the group is stopped (SIGSTOP took effect)."""
-    return all(state in "Tt" for state in group_states(pgid).values())
+def is_stopped(pid: int) -> bool:
+    """Stopped by SIGSTOP (state T), gone, or certain to stop before it runs again: a SIGSTOP
+    is pending while it sleeps in the kernel (e.g. `sh` in vfork, waiting for a child that
+    was stopped before its exec)."""
+    state = process_state(pid)
+    return state is None or state in "TtZX" or _stop_pending(pid)
+
+
+def all_stopped(pids: list[int]) -> bool:
+    return all(is_stopped(pid) for pid in pids)
+
+
+def all_gone(pids: list[int]) -> bool:
+    return all((process_state(pid) or "X") in "ZX" for pid in pids)
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> bool:

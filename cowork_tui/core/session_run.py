@@ -20,7 +20,16 @@ from .agent_slot import AgentSlot, utcnow
 from .backends.base import AgentContext, AgentOutcome, Backend, Upstream
 from .errors import ControlError, InputError
 from .events import SessionEvent, SessionRecorder
-from .models import AgentSpec, AgentState, Item, Plan, SessionRecord, SessionState, Tokens
+from .models import (
+    AgentSpec,
+    AgentState,
+    Item,
+    Plan,
+    SessionRecord,
+    SessionState,
+    Subtask,
+    Tokens,
+)
 from .plan_check import check_plan
 from .planner import MERGE_AGENT
 from .pricing import PriceTable
@@ -152,7 +161,7 @@ class SessionRun:
         if plan is None:
             return
         self._plan = plan
-        self._slots = {s.id: self._new_slot(s.id, plan) for s in plan.subtasks}
+        self._slots = {s.id: self._new_slot(s) for s in plan.subtasks}
         self._set_state(S.PAUSED if self._paused else S.RUNNING)
         async with anyio.create_task_group() as tg:
             for slot in self._slots.values():
@@ -176,8 +185,7 @@ class SessionRun:
             return None
         return plan
 
-    def _new_slot(self, subtask_id: str, plan: Plan) -> AgentSlot:
-        subtask = next(s for s in plan.subtasks if s.id == subtask_id)
+    def _new_slot(self, subtask: Subtask) -> AgentSlot:
         spec = self._item.agent(subtask.agent)
         if spec is None and subtask.agent == MERGE_AGENT and self._has_model_agents():
             spec = AgentSpec(

@@ -19,7 +19,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 from ..models import Tokens
-from ..procs import group_members, group_stopped, kill_group, process_start_time
+from ..procs import all_stopped, group_members, kill_group, process_start_time
 from .base import AgentContext, AgentOutcome, AgentReporter, AgentRun, Backend
 from .output import BoundedText
 
@@ -91,9 +91,10 @@ class CommandRun(AgentRun):
     async def pause(self) -> None:
         """SIGSTOP the group; returns once the kernel has stopped it (or after a second)."""
         if kill_group(self._pgid, signal.SIGSTOP):
+            members = group_members(self._pgid, after_leader=True)
             with anyio.move_on_after(1):
-                while not group_stopped(self._pgid):
-                    await anyio.sleep(0.002)
+                while not all_stopped(members):
+                    await anyio.sleep(0.001)
 
     async def resume(self) -> None:
         kill_group(self._pgid, signal.SIGCONT)
