@@ -223,6 +223,7 @@ async def test_coordinator_request_carries_both_upstream_findings(
     assert total == Tokens(input=520, output=85, cache_read=10, cache_write=5)
     assert final.cost_usd == pytest.approx(sum(a.cost_usd for a in final.agents))
     assert all(a.state is AgentState.SUCCEEDED for a in final.agents)
+    assert all(a.cost_source == "claude-cli" for a in final.agents)
 
 
 @needs_sdk

@@ -57,7 +57,13 @@ ITEMS: dict[str, dict[str, Any]] = {
             "hangs": {"command": "trap '' TERM; sleep 30", "timeout": 1},
             "quick": {"command": "echo quick"},
         },
-        "cowork": {"workflow": [{"id": "hang", "agent": "hangs"}, {"id": "quick", "agent": "quick"}]},
+        "cowork": {
+            "workflow": [{"id": "hang", "agent": "hangs"}, {"id": "quick", "agent": "quick"}]
+        },
+    },
+    "needy": {
+        "agents": {"solo": {"command": "echo ran > ran"}},
+        "cowork": {"requires": ["sh", "cowork-no-such-tool"]},
     },
     "forks": {
         "agents": {
@@ -86,7 +92,11 @@ def cli(home: Path, *args: str, cwd: Path | None = None) -> subprocess.Completed
     env = os.environ | {"COWORK_TUI_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "cowork_tui", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -144,9 +154,21 @@ def test_agent_ignoring_sigterm_times_out_within_timeout_and_grace(
 def test_sigint_cancels_and_leaves_no_grandchild(home: Path, tmp_path: Path) -> None:
     env = os.environ | {"COWORK_TUI_HOME": str(home)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cowork_tui", "run", "forks", "a task", "--json",
-         "--cwd", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "cowork_tui",
+            "run",
+            "forks",
+            "a task",
+            "--json",
+            "--cwd",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     pids_file = tmp_path / "pids"
     deadline = time.monotonic() + 30
@@ -168,7 +190,45 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+def test_missing_requirement_fails_the_session_before_anything_runs(
+    home: Path, tmp_path: Path
+) -> None:
+    code, record = run_json(home, "needy", tmp_path)
+    assert code == 1 and record["state"] == "FAILED"
+    assert "'cowork-no-such-tool' not found on PATH" in record["error"]
+    assert "'sh'" not in record["error"]
+    assert not (tmp_path / "ran").exists()
+
+
 def test_unknown_item_is_a_usage_error(home: Path, tmp_path: Path) -> None:
     done = cli(home, "run", "no-such-item", "x", "--json")
     assert done.returncode == 2
     assert "no-such-item" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_item_stats_come_from_local_history_once_there_are_a_few(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    home = tmp_path_factory.mktemp("statshome")
+    items = {
+        "piped": ITEMS["piped"]
+        | {"cowork": ITEMS["piped"]["cowork"] | {"completionRate": 0.5, "avgSessionMinutes": 12}}
+    }
+    cli(home, "marketplace", "add", str(write_marketplace(tmp_path_factory.mktemp("m"), items)))
+    cli(home, "install", "--yes", "piped@testmarket")
+
+    def stats() -> dict[str, Any]:
+        listing = json.loads(cli(home, "marketplace", "list", "--json").stdout)
+        return next(i for i in listing if i["ref"] == "piped@testmarket")["stats"]
+
+    assert stats() == {
+        "avgSessionMinutes": 12,
+        "completionRate": 0.5,
+        "sessions": 0,
+        "source": "published",
+    }
+    for _ in range(3):
+        assert run_json(home, "piped", tmp_path_factory.mktemp("cwd"))[0] == 0
+    local = stats()
+    assert local["source"] == "local history" and local["sessions"] == 3
+    assert local["completionRate"] == 1.0 and local["avgSessionMinutes"] < 1

@@ -26,13 +26,16 @@ def test_tiers_and_legacy_models_are_priced() -> None:
 def test_config_overrides_prices(tmp_path: Path) -> None:
     paths = Paths(config_dir=tmp_path, data_dir=tmp_path)
     paths.config_file.write_text(
-        "refresh_seconds = 2\n[pricing.sonnet]\ninput = 1\noutput = 2\ncache_read = 0\ncache_write = 0\n"
+        "refresh_seconds = 2\n[pricing.sonnet]\n"
+        "input = 1\noutput = 2\ncache_read = 0\ncache_write = 0\n"
     )
     settings = load_settings(paths)
     assert settings.refresh_seconds == 2
     assert settings.pricing["sonnet"] == Price(input=1, output=2, cache_read=0, cache_write=0)
     prices = PriceTable(settings.pricing)
     assert prices.cost("claude-sonnet-4-5", Tokens(input=1_000_000)) == pytest.approx(1.0)
+    assert prices.cost("claude-sonnet-5-5", Tokens(input=1_000_000)) == pytest.approx(1.0)
+    assert prices.cost("claude-opus-5-5", Tokens(input=1_000_000)) == pytest.approx(4.0)
 
 
 def test_missing_config_means_defaults(tmp_path: Path) -> None:

@@ -101,7 +101,11 @@ def test_declared_workflow_is_used_as_is() -> None:
     [
         (REVIEW, "   ", "task: must not be empty"),
         (REVIEW.model_copy(update={"agents": ()}), "x", "has no agents"),
-        (REVIEW.model_copy(update={"available": False, "source": "github x/y"}), "x", "not available"),
+        (
+            REVIEW.model_copy(update={"available": False, "source": "github x/y"}),
+            "x",
+            "not available",
+        ),
     ],
 )
 def test_unplannable_input_is_a_clear_error(item: Item, task: str, message: str) -> None:

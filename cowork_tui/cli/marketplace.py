@@ -8,9 +8,10 @@ import shutil
 import sys
 from typing import Any
 
-from ..core.config import default_paths
+from ..core.archive import ItemStats
 from ..core.marketplace import Catalog, describe_commands, missing_requirements
 from ..core.models import Item
+from ..core.workspace import Workspace
 
 EXIT_DECLINED = 1
 
@@ -39,21 +40,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    catalog = Catalog(default_paths())
+    workspace = Workspace.open()
+    catalog = workspace.catalog
     markets = catalog.marketplaces()
     for problem in [*catalog.warnings, *(e for m in markets for e in m.errors)]:
         print(f"cowork-tui: warning: {problem}", file=sys.stderr)
     items = [item for market in markets for item in market.items]
     if args.json:
         kinds = {m.name: m.kind for m in markets}
-        print(json.dumps([item_json(i, kinds[i.marketplace], catalog) for i in items], indent=2))
+        local = workspace.archive.item_stats()
+        listing = [item_json(i, kinds[i.marketplace], catalog, local) for i in items]
+        print(json.dumps(listing, indent=2))
     else:
         print(item_table(items))
     return 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    market = Catalog(default_paths()).add_marketplace(args.path)
+    market = Workspace.open().catalog.add_marketplace(args.path)
     broken = sum(1 for i in market.items if i.errors)
     note = f", {broken} with errors (see `cowork-tui marketplace list`)" if broken else ""
     print(f"added marketplace {market.name}: {len(market.items)} items{note}")
@@ -61,7 +65,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    catalog = Catalog(default_paths())
+    catalog = Workspace.open().catalog
     item = catalog.find(args.item)
     yes = args.yes
     if not yes and item.available and catalog.needs_confirmation(item) and sys.stdin.isatty():
@@ -79,13 +83,16 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    item = Catalog(default_paths()).uninstall(args.item)
+    item = Workspace.open().catalog.uninstall(args.item)
     print(f"uninstalled {item.ref}")
     return 0
 
 
-def item_json(item: Item, kind: str, catalog: Catalog) -> dict[str, Any]:
+def item_json(
+    item: Item, kind: str, catalog: Catalog, local: dict[str, ItemStats]
+) -> dict[str, Any]:
     """One item of `marketplace list --json` (cowork defaults with their camelCase keys)."""
+    stats = ItemStats.for_item(item, local)
     return {
         "name": item.name,
         "marketplace": item.marketplace,
@@ -113,6 +120,14 @@ def item_json(item: Item, kind: str, catalog: Catalog) -> dict[str, Any]:
             for a in item.agents
         ],
         "cowork": item.cowork.model_dump(mode="json", by_alias=True),
+        # what to show: local history once there are a few sessions, else the published values
+        "stats": stats
+        and {
+            "avgSessionMinutes": stats.avg_session_minutes,
+            "completionRate": stats.completion_rate,
+            "sessions": stats.sessions,
+            "source": stats.source,
+        },
         "missing_requirements": missing_requirements(item, catalog) if item.available else [],
         "errors": list(item.errors),
         "warnings": list(item.warnings),

@@ -58,7 +58,10 @@ def _session_arguments(parser: argparse.ArgumentParser) -> None:
         "(claude when available); default from config, else auto",
     )
     parser.add_argument(
-        "--max-parallel", type=_max_parallel, default=None, metavar="N",
+        "--max-parallel",
+        type=_max_parallel,
+        default=None,
+        metavar="N",
         help="agents running at once, 1..10 (default: the item's maxParallelAgents)",
     )
 

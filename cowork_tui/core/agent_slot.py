@@ -141,6 +141,8 @@ class AgentSlot:
     def conclude(self, outcome: AgentOutcome, state: AgentState, error: str | None) -> None:
         if outcome.output_path is not None and "output_path" not in self._fields:
             self._fields["output_path"] = str(outcome.output_path)
+        if "cost_source" in outcome.extra:  # the backend says whose price list it used
+            self._fields["cost_source"] = outcome.extra["cost_source"]
         self.finish(state, error, outcome.output)
 
     def upstream(self) -> Upstream:

@@ -31,7 +31,7 @@ from .archive_rows import (
 from .archive_schema import SCHEMA_VERSION, NewerArchiveError, migrate, schema_version
 from .errors import InputError
 from .events import SessionEvent
-from .models import Frozen, SessionRecord, SessionState
+from .models import Frozen, Item, SessionRecord, SessionState
 from .procs import process_start_time
 from .recovery import interrupt_orphans
 
@@ -88,8 +88,25 @@ class ItemStats(Frozen):
     ref: str  # plugin@marketplace
     sessions: int
     avg_session_minutes: float | None  # over COMPLETED sessions
-    completion_rate: float  # COMPLETED / sessions
+    completion_rate: float | None  # COMPLETED / sessions
     source: str = "local history"
+
+    @classmethod
+    def for_item(cls, item: Item, local: dict[str, ItemStats]) -> ItemStats | None:
+        """The figures to show for `item`: its local history once there is enough, else the
+        values its marketplace publishes (source "published"), else None."""
+        if item.ref in local:
+            return local[item.ref]
+        published = item.cowork
+        if published.completion_rate is None and published.avg_session_minutes is None:
+            return None
+        return cls(
+            ref=item.ref,
+            sessions=0,
+            avg_session_minutes=published.avg_session_minutes,
+            completion_rate=published.completion_rate,
+            source="published",
+        )
 
 
 class Archive:

@@ -25,7 +25,7 @@ from .events import SessionRecorder
 from .models import Frozen, Item, Plan, SessionRecord
 from .planner import plan_task
 from .pricing import PriceTable
-from .session_run import Planner, SessionRun, SessionSetup
+from .session_run import Planner, Preflight, SessionRun, SessionSetup
 
 
 class LaunchRequest(Frozen):
@@ -51,6 +51,7 @@ class Engine:
         grace_seconds: float = 5.0,
         outputs_dir: Path | None = None,
         planner: Planner | None = None,
+        preflight: Preflight | None = None,
     ) -> None:
         self._backends = dict(backends)
         self._recorder = recorder
@@ -58,6 +59,7 @@ class Engine:
         self._grace = grace_seconds
         self._outputs_dir = outputs_dir
         self._planner = planner or default_planner
+        self._preflight = preflight
         self._sessions: dict[str, SessionRun] = {}
         self._version = 0
         self._changed: anyio.Event | None = None  # only while someone waits in `changed`
@@ -117,6 +119,7 @@ class Engine:
             prices=self._prices,
             recorder=self._recorder,
             planner=self._planner,
+            preflight=self._preflight,
             grace_seconds=self._grace,
             outputs_dir=self._outputs_dir,
             on_change=self._bump,

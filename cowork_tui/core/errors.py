@@ -26,6 +26,8 @@ def describe_validation_error(file: str, exc: ValidationError, prefix: str = "")
     lines = []
     for err in exc.errors():
         path = field_path(tuple(err["loc"]))
-        where = ".".join(p for p in (prefix, path) if p) if not path.startswith("[") else prefix + path
+        where = (
+            ".".join(p for p in (prefix, path) if p) if not path.startswith("[") else prefix + path
+        )
         lines.append(f"{file}: {where or '(root)'}: {err['msg'].lower()}")
     return "\n".join(lines)

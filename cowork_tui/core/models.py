@@ -249,7 +249,7 @@ class SessionRecord(Frozen):
         return next((a for a in self.agents if a.subtask == subtask), None)
 
     def to_json(self) -> dict[str, Any]:
-        """The session record of DESIGN §5 (`run --json`, `history show --json`): no live-only fields."""
+        """The record of DESIGN §5 (`run --json`, `history show --json`), no live-only fields."""
         return self.model_dump(mode="json", exclude=_LIVE_ONLY)
 
 

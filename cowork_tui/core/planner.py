@@ -25,13 +25,74 @@ _LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+")
 _AND = re.compile(r",?\s+and\s+|,\s+", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
-_MERGE_WORDS = {"coordinator", "coordinate", "merge", "synthesize", "synthesise", "combine",
-                "aggregate", "summarize", "summarise", "report", "writer", "lead", "consolidate"}
+_MERGE_WORDS = {
+    "coordinator",
+    "coordinate",
+    "merge",
+    "synthesize",
+    "synthesise",
+    "combine",
+    "aggregate",
+    "summarize",
+    "summarise",
+    "report",
+    "writer",
+    "lead",
+    "consolidate",
+}
 _STOPWORDS = {
-    "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "by", "is", "are", "be",
-    "it", "its", "this", "that", "these", "those", "as", "at", "from", "into", "all", "any", "use",
-    "when", "you", "your", "our", "we", "can", "will", "should", "agent", "agents", "then", "after",
-    "please", "make", "do", "get", "about", "each", "every", "also", "so", "if", "not", "no",
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "on",
+    "for",
+    "with",
+    "by",
+    "is",
+    "are",
+    "be",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "as",
+    "at",
+    "from",
+    "into",
+    "all",
+    "any",
+    "use",
+    "when",
+    "you",
+    "your",
+    "our",
+    "we",
+    "can",
+    "will",
+    "should",
+    "agent",
+    "agents",
+    "then",
+    "after",
+    "please",
+    "make",
+    "do",
+    "get",
+    "about",
+    "each",
+    "every",
+    "also",
+    "so",
+    "if",
+    "not",
+    "no",
 }
 
 
@@ -52,11 +113,18 @@ def _from_workflow(item: Item, task: str) -> Plan:
     subtasks = []
     for step in item.cowork.workflow or ():
         if item.agent(step.agent) is None:
-            raise InputError(f"{item.ref}: workflow step {step.id!r} names unknown agent {step.agent!r}")
+            raise InputError(
+                f"{item.ref}: workflow step {step.id!r} names unknown agent {step.agent!r}"
+            )
         prompt = step.prompt.replace("{task}", task) if step.prompt else task
         subtasks.append(
-            Subtask(id=step.id, agent=step.agent, prompt=prompt, after=step.after,
-                    merge=len(step.after) > 1)
+            Subtask(
+                id=step.id,
+                agent=step.agent,
+                prompt=prompt,
+                after=step.after,
+                merge=len(step.after) > 1,
+            )
         )
     return Plan(pattern=pattern_of(subtasks), subtasks=tuple(subtasks), source="workflow")
 
@@ -72,8 +140,9 @@ def _from_text(item: Item, task: str) -> Plan:
             agent = matcher.best(part)
             sid = _unique_id(agent.name, subtasks)
             subtasks.append(
-                Subtask(id=sid, agent=agent.name, prompt=part, after=previous,
-                        merge=len(previous) > 1)
+                Subtask(
+                    id=sid, agent=agent.name, prompt=part, after=previous, merge=len(previous) > 1
+                )
             )
             current.append(sid)
         previous = tuple(current)
@@ -81,9 +150,13 @@ def _from_text(item: Item, task: str) -> Plan:
         merger = coordinator_of(item)
         agent_name = merger.name if merger else MERGE_AGENT
         subtasks.append(
-            Subtask(id=_unique_id("merge", subtasks), agent=agent_name, after=previous,
-                    prompt=f"Combine the results of {', '.join(previous)} into one answer to: {task}",
-                    merge=True)
+            Subtask(
+                id=_unique_id("merge", subtasks),
+                agent=agent_name,
+                after=previous,
+                prompt=f"Combine the results of {', '.join(previous)} into one answer to: {task}",
+                merge=True,
+            )
         )
     return Plan(pattern=pattern_of(subtasks), subtasks=tuple(subtasks), source="heuristic")
 
@@ -123,8 +196,10 @@ def pattern_of(subtasks: list[Subtask] | tuple[Subtask, ...]) -> Pattern:
     edges = sum(len(s.after) for s in subtasks)
     if edges == 0:
         return "parallel"
-    chain = all(len(s.after) == (0 if i == 0 else 1) and (i == 0 or s.after[0] == subtasks[i - 1].id)
-                for i, s in enumerate(subtasks))
+    chain = all(
+        len(s.after) == (0 if i == 0 else 1) and (i == 0 or s.after[0] == subtasks[i - 1].id)
+        for i, s in enumerate(subtasks)
+    )
     if chain:
         return "sequential"
     if any(len(s.after) > 1 for s in subtasks) or _fans_out(subtasks):

@@ -46,9 +46,12 @@ class PriceTable:
     """List prices, with the user's overrides from `config.toml` taking precedence."""
 
     def __init__(self, overrides: dict[str, Price] | None = None) -> None:
-        merged = {**LIST_PRICES, **(overrides or {})}
-        # longest key first, so "claude-opus-4-1" wins over "opus"
-        self._prices = sorted(merged.items(), key=lambda kv: len(kv[0]), reverse=True)
+        # the user's keys first, then ours; longest key first within each, so that
+        # "claude-opus-4-1" wins over "opus" and a user's "sonnet" wins over our "claude-sonnet-5-5"
+        self._prices = [
+            *sorted((overrides or {}).items(), key=lambda kv: len(kv[0]), reverse=True),
+            *sorted(LIST_PRICES.items(), key=lambda kv: len(kv[0]), reverse=True),
+        ]
 
     def price(self, model: str | None) -> Price | None:
         if not model:

@@ -47,6 +47,7 @@ COORDINATOR_PROMPT = (
 _ACTIVE = frozenset({S.RUNNING, S.PAUSING, S.PAUSED})
 
 Planner = Callable[[Item, str], Awaitable[Plan]]
+Preflight = Callable[[Item], list[str]]  # the problems that keep an item from running
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class SessionSetup:
     prices: PriceTable
     recorder: SessionRecorder | None
     planner: Planner
+    preflight: Preflight | None  # what the item lacks to run here (checked in INITIALIZING)
     grace_seconds: float
     outputs_dir: Path
     on_change: Callable[[], None]
@@ -156,6 +158,10 @@ class SessionRun:
     async def _run(self) -> None:
         if self._state.terminal:
             return  # cancelled before it began
+        missing = self._setup.preflight(self._item) if self._setup.preflight else []
+        if missing:
+            self._finish(S.FAILED, f"{self._item.ref} cannot run here: {'; '.join(missing)}")
+            return
         self._set_state(S.PLANNING)
         plan = await self._make_plan()
         if plan is None:

@@ -19,7 +19,7 @@ from .backends.select import resolve_backend
 from .config import Paths, Settings, default_paths, load_settings
 from .engine import Engine
 from .errors import InputError
-from .marketplace import Catalog
+from .marketplace import Catalog, missing_requirements
 from .pricing import PriceTable
 
 
@@ -56,7 +56,11 @@ class Workspace:
         return resolve_backend(name or self.settings.default_backend)
 
     def backends(self) -> dict[str, Backend]:
-        return {"command": CommandBackend(), "demo": DemoBackend(), "claude": ClaudeBackend()}
+        return {
+            "command": CommandBackend(),
+            "demo": DemoBackend(),
+            "claude": ClaudeBackend(prices=self.prices),
+        }
 
     @asynccontextmanager
     async def engine(self) -> AsyncIterator[Engine]:
@@ -67,6 +71,7 @@ class Workspace:
             prices=self.prices,
             grace_seconds=self.settings.grace_seconds,
             outputs_dir=self.paths.outputs_dir,
+            preflight=lambda item: missing_requirements(item, self.catalog),
         )
         async with engine, anyio.create_task_group() as tg:
             tg.start_soon(keep_alive, self.archive)
