@@ -64,6 +64,19 @@ def test_then_orders_subtasks_sequentially() -> None:
     assert plan.pattern == "sequential"
 
 
+def test_word_forms_meet() -> None:
+    item = Item(
+        name="dev",
+        marketplace="m",
+        agents=(
+            agent("code-architect", "Designs feature architectures"),
+            agent("code-explorer", "Traces how existing features work"),
+        ),
+    )
+    plan = plan_task(item, "explore how auth works, then design a token refresh")
+    assert [s.agent for s in plan.subtasks] == ["code-explorer", "code-architect"]
+
+
 def test_builtin_merge_when_the_item_has_no_coordinator() -> None:
     item = REVIEW.model_copy(update={"agents": REVIEW.agents[:2]})
     plan = plan_task(item, "check security vulnerabilities and measure performance problems")

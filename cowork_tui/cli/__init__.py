@@ -7,6 +7,7 @@ Each subcommand module exposes `register(subparsers)`, which adds its parser and
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,4 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `cowork-tui marketplace list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("COWORK_TUI_DEBUG"):
+            raise
+        print(
+            f"cowork-tui: internal error: {type(exc).__name__}: {exc} "
+            "(set COWORK_TUI_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return code

@@ -225,10 +225,12 @@ def _words(text: str) -> set[str]:
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ing", "ers", "er", "es", "s", "ed", "ion", "ions"):
+    """A crude stem, enough to meet "explore", "explorer" and "exploring" at "explor"."""
+    for suffix in ("ions", "ing", "ers", "ion", "er", "es", "ed", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
 class _Matcher:
