@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .marketplaces import write_marketplace
+from .marketplaces import cli, prepared_home, write_marketplace
 
 ITEMS: dict[str, dict[str, Any]] = {
     "capped": {
@@ -78,26 +78,7 @@ ITEMS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("home")
-    (home / "config").mkdir()
-    (home / "config" / "config.toml").write_text("grace_seconds = 0.5\n")
-    market = write_marketplace(tmp_path_factory.mktemp("market"), ITEMS)
-    cli(home, "marketplace", "add", str(market))
-    for item in ITEMS:
-        cli(home, "install", "--yes", f"{item}@testmarket")
-    return home
-
-
-def cli(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"COWORK_TUI_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "cowork_tui", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-    )
+    return prepared_home(tmp_path_factory, ITEMS)
 
 
 def run_json(home: Path, item: str, cwd: Path, *extra: str) -> tuple[int, dict[str, Any]]:

@@ -16,7 +16,7 @@ import pytest
 
 from cowork_tui.core.archive_schema import SCHEMA_VERSION
 
-from .marketplaces import write_marketplace
+from .marketplaces import cli, prepared_home
 
 ITEMS: dict[str, dict[str, Any]] = {
     "sleepy": {
@@ -43,22 +43,7 @@ ITEMS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("home")
-    (home / "config").mkdir()
-    (home / "config" / "config.toml").write_text("grace_seconds = 0.5\n")
-    market = write_marketplace(tmp_path_factory.mktemp("market"), ITEMS)
-    assert cli(home, "marketplace", "add", str(market)).returncode == 0
-    for item in ITEMS:
-        assert cli(home, "install", "--yes", f"{item}@testmarket").returncode == 0
-    return home
-
-
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cowork_tui", *args],
-        capture_output=True, text=True, env=os.environ | {"COWORK_TUI_HOME": str(home)},
-        timeout=120,
-    )  # fmt: skip
+    return prepared_home(tmp_path_factory, ITEMS)
 
 
 def history(home: Path, *args: str) -> Any:
