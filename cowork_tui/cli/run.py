@@ -137,6 +137,8 @@ def _request(
     item = workspace.catalog.find(args.item)
     workspace.catalog.check_trust(item)
     backend, notice = workspace.resolve_backend(args.backend)
+    if all(agent.kind == "command" for agent in item.agents):
+        notice = None  # no model agent: the backend does not matter
     request = LaunchRequest(
         item=item,
         task=args.task,
