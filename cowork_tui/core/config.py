@@ -64,6 +64,7 @@ class Settings(BaseModel):
     default_backend: str = "auto"
     grace_seconds: float = Field(5.0, ge=0, le=60)  # SIGTERM → SIGKILL on cancel and timeout
     bell: bool = True
+    model_planner: bool = False  # let Claude plan items without a workflow (heuristic fallback)
     pricing: dict[str, Price] = {}  # model or tier name → price, overriding the built-in list
 
 

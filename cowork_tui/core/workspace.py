@@ -15,11 +15,14 @@ from .backends.base import Backend
 from .backends.claude import ClaudeBackend
 from .backends.command import CommandBackend
 from .backends.demo import DemoBackend
-from .backends.select import resolve_backend
+from .backends.select import claude_unavailable_reason, resolve_backend
 from .config import Paths, Settings, default_paths, load_settings
 from .engine import Engine
 from .errors import InputError
 from .marketplace import Catalog, missing_requirements
+from .model_planner import plan_with_fallback
+from .models import Item, Plan
+from .planner import plan_task
 from .pricing import PriceTable
 
 
@@ -62,6 +65,12 @@ class Workspace:
             "claude": ClaudeBackend(prices=self.prices),
         }
 
+    async def plan(self, item: Item, task: str) -> Plan:
+        """The heuristic plan, or Claude's when `model_planner` is on and Claude is available."""
+        if self.settings.model_planner and claude_unavailable_reason() is None:
+            return await plan_with_fallback(item, task)
+        return plan_task(item, task)
+
     @asynccontextmanager
     async def engine(self) -> AsyncIterator[Engine]:
         """A running engine that archives as it goes, with the archive's heartbeat kept alive."""
@@ -71,6 +80,7 @@ class Workspace:
             prices=self.prices,
             grace_seconds=self.settings.grace_seconds,
             outputs_dir=self.paths.outputs_dir,
+            planner=self.plan,
             preflight=lambda item: missing_requirements(item, self.catalog),
         )
         async with engine, anyio.create_task_group() as tg:
