@@ -1,0 +1,45 @@
+"""Short, fixed-width texts for durations, tokens and costs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..core.models import AgentRecord, SessionRecord
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def tokens(count: int) -> str:
+    if count < 1000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count / 1_000_000:.2f}M"
+
+
+def cost(usd: float) -> str:
+    return f"${usd:.4f}" if usd < 10 else f"${usd:,.2f}"
+
+
+def elapsed(record: AgentRecord | SessionRecord, now: datetime) -> float | None:
+    """Seconds since it started: final once it ended, else up to `now`."""
+    if record.duration_s is not None:
+        return record.duration_s
+    if record.started_at is None:
+        return None
+    end = record.ended_at or now
+    return max(0.0, (end - record.started_at).total_seconds())
+
+
+def when(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M")

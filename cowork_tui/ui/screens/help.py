@@ -1,0 +1,44 @@
+"""`?`: every key of the app."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+KEYS = """\
+# Keys
+
+| where | key | does |
+|---|---|---|
+| everywhere | `1` `2` `3` | marketplace · sessions (monitor) · history |
+| | `ctrl+p` | command palette (every action) |
+| | `?` | this help |
+| | `q` | quit (asks first while sessions run; they are archived INTERRUPTED) |
+| marketplace | `/` | filter items |
+| | `enter` | details |
+| | `l` | launch a session of the item |
+| | `i` | install / uninstall |
+| launcher | `ctrl+s` | launch · `escape` back |
+| monitor | `p` `r` `c` | pause · resume · cancel the session (cancel asks) |
+| | `P` `R` `C` | pause · resume · cancel the focused agent |
+| | `tab` / `enter` | move between agents · open an agent's full output |
+| history | `/` | search |
+| | `enter` | session details |
+| | `e` | export Markdown and JSON |
+| | `n` | re-run as a new session |
+| dialogs | `y` / `n` `escape` | confirm / decline |
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Close"),
+        Binding("question_mark", "app.pop_screen", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(KEYS)

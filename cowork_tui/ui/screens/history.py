@@ -1,0 +1,196 @@
+"""History (mode 3): archived sessions, search, state filter, details, export, re-run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Select
+
+from ...core.engine import LaunchRequest
+from ...core.errors import InputError
+from ...core.models import SessionRecord, SessionState
+from ...core.report import session_markdown
+from .. import format as fmt
+from .monitor import SESSION_STYLE
+
+if TYPE_CHECKING:
+    from ..app import CoworkApp
+
+LIMIT = 200
+STATES = [(state.value, state.value) for state in SessionState if state.terminal]
+
+
+def export_session(record: SessionRecord, folder: Path) -> tuple[Path, Path]:
+    """Write `<id>.md` and `<id>.json` into `folder`; returns both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    markdown = folder / f"cowork-{record.id}.md"
+    markdown.write_text(session_markdown(record))
+    data = folder / f"cowork-{record.id}.json"
+    data.write_text(json.dumps(record.to_json(), indent=2) + "\n")
+    return markdown, data
+
+
+def export_and_tell(app: CoworkApp, session_id: str) -> None:
+    record = app.workspace.archive.get(session_id)
+    markdown, data = export_session(record, app.workspace.paths.data_dir / "exports")
+    app.notify(f"{markdown}\n{data}", title="Exported")
+
+
+def rerun(app: CoworkApp, session_id: str) -> None:
+    """Launch the same item, task, backend and max parallel as a new session."""
+    workspace = app.workspace
+    try:
+        record = workspace.archive.get(session_id)
+        item = workspace.catalog.find(f"{record.item}@{record.marketplace}")
+        workspace.catalog.check_trust(item)
+    except InputError as exc:
+        app.notify(str(exc), title="Cannot re-run", severity="error")
+        return
+    app.launch(
+        LaunchRequest(
+            item=item,
+            task=record.task,
+            backend=record.backend,
+            max_parallel=record.max_parallel,
+            cwd=Path(record.cwd),
+        )
+    )
+
+
+class HistoryScreen(Screen[None]):
+    AUTO_FOCUS = "#history"
+    BINDINGS = [
+        Binding("slash", "search", "Search"),
+        Binding("escape", "clear_search", "Clear", show=False),
+        Binding("enter", "details", "Details"),
+        Binding("e", "export", "Export"),
+        Binding("n", "rerun", "Re-run"),
+    ]
+    selected: reactive[str | None] = reactive(None, bindings=True)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="history-filters"):
+            yield Input(placeholder="/ search tasks, summaries and outputs", id="search")
+            yield Select(STATES, prompt="any state", id="state-filter")
+        yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    @property
+    def cowork(self) -> CoworkApp:
+        return cast("CoworkApp", self.app)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#history", DataTable)
+        table.add_columns("session", "item", "state", "started", "duration", "agents", "cost",
+                          "task")  # fmt: skip
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.query_one("#history", DataTable).columns:  # mounted: read the archive again
+            self.reload()
+
+    def reload(self) -> None:
+        search = self.query_one("#search", Input).value.strip() or None
+        state = self.query_one("#state-filter", Select).value
+        rows = self.cowork.workspace.archive.list_sessions(
+            search=search, state=None if state is Select.NULL else str(state), limit=LIMIT
+        )
+        table = self.query_one("#history", DataTable)
+        table.clear()
+        for row in rows:
+            state_text = Text(row.state.value + (" partial" if row.partial else ""),
+                              SESSION_STYLE.get(row.state, ""))  # fmt: skip
+            table.add_row(
+                row.id, f"{row.item}@{row.marketplace}", state_text, fmt.when(row.started_at),
+                fmt.duration(row.duration_s), str(row.agent_count), fmt.cost(row.cost_usd),
+                row.task, key=row.id,
+            )  # fmt: skip
+        self.selected = self._highlighted()
+
+    def _highlighted(self) -> str | None:
+        table = self.query_one("#history", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.selected = event.row_key.value
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_details()
+
+    def on_input_changed(self) -> None:
+        self.reload()
+
+    def on_input_submitted(self) -> None:
+        self.query_one("#history").focus()
+
+    def on_select_changed(self) -> None:
+        self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("details", "export", "rerun"):
+            return self.selected is not None
+        return True
+
+    def action_search(self) -> None:
+        self.query_one("#search").focus()
+
+    def action_clear_search(self) -> None:
+        self.query_one("#search", Input).value = ""
+        self.query_one("#history").focus()
+
+    def action_details(self) -> None:
+        if self.selected:
+            self.app.push_screen(DetailsScreen(self.selected))
+
+    def action_export(self) -> None:
+        if self.selected:
+            export_and_tell(self.cowork, self.selected)
+
+    def action_rerun(self) -> None:
+        if self.selected:
+            rerun(self.cowork, self.selected)
+
+
+class DetailsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("e", "export", "Export"),
+        Binding("n", "rerun", "Re-run"),
+    ]
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # loads on first use: a faster start
+
+        yield Header()
+        record = self.cowork.workspace.archive.get(self.session_id)
+        yield Markdown(session_markdown(record), id="session-details")
+        yield Footer()
+
+    @property
+    def cowork(self) -> CoworkApp:
+        return cast("CoworkApp", self.app)
+
+    def on_mount(self) -> None:
+        self.query_one("#session-details").focus()
+
+    def action_export(self) -> None:
+        export_and_tell(self.cowork, self.session_id)
+
+    def action_rerun(self) -> None:
+        self.app.pop_screen()
+        rerun(self.cowork, self.session_id)

@@ -1,0 +1,219 @@
+"""Marketplace (mode 1): every item of every marketplace, details, install, launch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from ...core.archive import ItemStats
+from ...core.errors import InputError
+from ...core.marketplace import describe_commands
+from ...core.models import Item
+from .confirm import ConfirmScreen
+from .launcher import LauncherScreen
+
+if TYPE_CHECKING:
+    from ..app import CoworkApp
+
+
+def item_details(item: Item, stats: ItemStats | None) -> Text:
+    text = Text()
+    text.append(f"{item.name}", "bold")
+    text.append(f"  {item.marketplace}" + (f" · v{item.version}" if item.version else ""), "dim")
+    text.append(f"\n{item.description}\n\n")
+    if not item.available:
+        text.append(f"Not available: {item.source}\n\n", "yellow")
+    text.append("Agents\n", "bold underline")
+    for agent in item.agents:
+        kind = "command" if agent.kind == "command" else f"model {agent.model or 'inherit'}"
+        text.append(f" • {agent.name}", "cyan")
+        text.append(f"  ({kind})\n", "dim")
+    defaults = item.cowork
+    text.append("\nCowork defaults\n", "bold underline")
+    text.append(f" max parallel agents: {defaults.max_parallel_agents}\n")
+    text.append(f" estimated duration: {defaults.estimated_duration or 'not given'}\n")
+    if defaults.requires:
+        text.append(f" requires: {', '.join(defaults.requires)}\n")
+    if defaults.workflow:
+        text.append(f" workflow: {len(defaults.workflow)} steps\n")
+    text.append("\nStatistics", "bold underline")
+    if stats is None:
+        text.append("\n none published, no local history yet\n", "dim")
+    else:
+        source = (
+            f"from local history, {stats.sessions} sessions"
+            if stats.source == "local history"
+            else "published by the marketplace"
+        )
+        text.append(f" ({source})\n", "dim")
+        if stats.avg_session_minutes is not None:
+            text.append(f" average session: {stats.avg_session_minutes:.1f} min\n")
+        if stats.completion_rate is not None:
+            text.append(f" completion rate: {stats.completion_rate:.0%}\n")
+    for problem in (*item.errors, *item.warnings):
+        text.append(f"\n⚠ {problem}", "yellow")
+    return text
+
+
+def status_of(item: Item) -> Text:
+    if not item.available:
+        return Text("unavailable", "dim")
+    if item.installed:
+        return Text("installed", "green") if item.trusted else Text("untrusted", "yellow")
+    return Text("available")
+
+
+class MarketplaceScreen(Screen[None]):
+    AUTO_FOCUS = "#items"
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("enter", "details", "Details", show=False),
+        Binding("l", "launch", "Launch"),
+        Binding("i", "install", "Install/uninstall"),
+    ]
+    item: reactive[Item | None] = reactive(None, bindings=True)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[str, Item] = {}
+        self.stats: dict[str, ItemStats] = {}
+
+    @property
+    def cowork(self) -> CoworkApp:
+        return cast("CoworkApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter: name, marketplace, description", id="filter")
+        with Horizontal():
+            with Vertical(id="items-pane"):
+                yield DataTable(id="items", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="details", can_focus=True):
+                yield Static(id="details-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        table = self.query_one("#items", DataTable)
+        table.add_columns("item", "marketplace", "status", "agents")
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the catalog and local stats again, keeping the cursor on the same item."""
+        workspace = self.cowork.workspace
+        self.items = {item.ref: item for item in workspace.catalog.items()}
+        self.stats = workspace.archive.item_stats()
+        self._fill(self.query_one("#filter", Input).value)
+
+    def _fill(self, query: str) -> None:
+        table = self.query_one("#items", DataTable)
+        keep = self.item.ref if self.item else None
+        table.clear()
+        words = query.lower().split()
+        for ref, item in self.items.items():
+            haystack = f"{item.name} {item.marketplace} {item.description}".lower()
+            if all(word in haystack for word in words):
+                table.add_row(
+                    item.name, item.marketplace, status_of(item), str(len(item.agents)), key=ref
+                )
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        self._show(self._highlighted())
+
+    def _highlighted(self) -> Item | None:
+        table = self.query_one("#items", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.items.get(key or "")
+
+    def _show(self, item: Item | None) -> None:
+        self.item = item
+        details = self.query_one("#details-text", Static)
+        if item is None:
+            details.update("No item matches.")
+        else:
+            details.update(item_details(item, ItemStats.for_item(item, self.stats)))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show(self.items.get(event.row_key.value or ""))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_details()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#items").focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("launch", "install", "details"):
+            return self.item is not None and (self.item.available or action == "details")
+        if action == "clear_filter":
+            return bool(self.query_one("#filter").display)
+        return True
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_one("#items").focus()
+
+    def action_details(self) -> None:
+        self.query_one("#details").focus()
+
+    def action_launch(self) -> None:
+        if self.item is not None:
+            self.app.push_screen(LauncherScreen(self.item))
+
+    def action_install(self) -> None:
+        item = self.item
+        if item is None:
+            return
+        catalog = self.cowork.workspace.catalog
+        if item.installed and not item.trusted and catalog.needs_confirmation(item):
+            self._confirm_install(item, "Its commands changed since you installed it.")
+        elif item.installed:
+            self.app.push_screen(
+                ConfirmScreen(f"Uninstall {item.ref}?"),
+                lambda yes: self._run(catalog.uninstall, item.ref, "uninstalled") if yes else None,
+            )
+        elif catalog.needs_confirmation(item):
+            self._confirm_install(item, "It runs these local programs (through `sh -c`):")
+        else:
+            self._run(lambda ref: catalog.install(ref, yes=True), item.ref, "installed")
+
+    def _confirm_install(self, item: Item, why: str) -> None:
+        catalog = self.cowork.workspace.catalog
+        self.app.push_screen(
+            ConfirmScreen(f"Install {item.ref}?", f"{why}\n\n{describe_commands(item)}"),
+            lambda yes: (
+                self._run(lambda r: catalog.install(r, yes=True), item.ref, "installed")
+                if yes
+                else None
+            ),
+        )
+
+    def _run(self, change: Callable[[str], Item], ref: str, done: str) -> None:
+        try:
+            change(ref)
+        except InputError as exc:
+            self.notify(str(exc), title=ref, severity="error")
+            return
+        self.notify(f"{ref} {done}")
+        self.reload()

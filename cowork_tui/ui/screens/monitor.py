@@ -1,0 +1,248 @@
+"""Sessions (mode 2): the session list, and the selected session's stage, totals and agents."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ...core.models import SessionRecord, SessionState
+from .. import format as fmt
+from ..widgets.agent_panel import AgentPanel
+from .confirm import ConfirmScreen
+from .output import OutputScreen
+
+if TYPE_CHECKING:
+    from ..app import CoworkApp
+
+STAGES = (
+    SessionState.INITIALIZING,
+    SessionState.PLANNING,
+    SessionState.RUNNING,
+    SessionState.COMPLETING,
+)
+SESSION_STYLE = {
+    SessionState.COMPLETED: "bold green",
+    SessionState.FAILED: "bold red",
+    SessionState.CANCELLED: "bold magenta",
+    SessionState.INTERRUPTED: "bold magenta",
+    SessionState.PAUSED: "bold yellow",
+    SessionState.PAUSING: "yellow",
+    SessionState.CANCELLING: "magenta",
+}
+PAUSABLE = {SessionState.INITIALIZING, SessionState.PLANNING, SessionState.RUNNING}
+AGENT_VERBS = {"pause_agent", "resume_agent", "cancel_agent", "open_output"}
+
+
+def stage_line(record: SessionRecord) -> Text:
+    """INITIALIZING → PLANNING → RUNNING → COMPLETING → <final>, the current one lit."""
+    text = Text()
+    current = record.state
+    for stage in STAGES:
+        text.append(stage.value, "bold reverse" if stage is current else "dim")
+        text.append(" → ", "dim")
+    if current in STAGES:
+        text.append("…", "dim")
+    else:
+        label = current.value + (" (partial)" if record.partial else "")
+        text.append(f" {label} ", f"{SESSION_STYLE.get(current, 'bold')} reverse")
+    return text
+
+
+def totals_line(record: SessionRecord, now_elapsed: float | None) -> Text:
+    """Item, totals, task and why it ended: four lines at most, never wrapped."""
+    active = sum(1 for a in record.agents if a.state.value in ("RUNNING", "PAUSED"))
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{record.item}@{record.marketplace}", "bold")
+    if record.backend == "demo" and any(a.model for a in record.agents):
+        text.append("  SIMULATED model agents (demo backend)", "bold yellow")
+    text.append(
+        f"\n{record.tokens.total:,} tokens · {fmt.cost(record.cost_usd)} · "
+        f"{fmt.duration(now_elapsed)} · {active}/{len(record.agents)} agents active · "
+        f"max {record.max_parallel}\n"
+    )
+    text.append(f"task: {record.task}", "italic")
+    if record.error:
+        text.append(f"\n{record.error}", "red")
+    return text
+
+
+class MonitorScreen(Screen[None]):
+    AUTO_FOCUS = "#sessions"
+    BINDINGS = [
+        Binding("p", "pause_session", "Pause"),
+        Binding("r", "resume_session", "Resume"),
+        Binding("c", "cancel_session", "Cancel"),
+        Binding("P", "pause_agent", "Pause agent"),
+        Binding("R", "resume_agent", "Resume agent"),
+        Binding("C", "cancel_agent", "Cancel agent"),
+        Binding("enter", "open_output", "Output"),
+    ]
+    # what the footer's keys depend on: the shown session's state, and whether it has agents;
+    # a reactive of its own so the footer is redrawn only when that changes, not on each poll
+    control_state: reactive[tuple[SessionState, bool] | None] = reactive(None, bindings=True)
+    record: SessionRecord | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            table: DataTable[Text | str] = DataTable(id="sessions", cursor_type="row")
+            yield table
+            with Vertical(id="session-view"):
+                yield Static("No session yet: launch one from the marketplace (1, then l).",
+                             id="session-stage")  # fmt: skip
+                yield Static(id="session-totals")
+                yield VerticalScroll(id="agents", can_focus=False)
+        yield Footer()
+
+    @property
+    def cowork(self) -> CoworkApp:
+        return cast("CoworkApp", self.app)
+
+    ready = False  # composed and mounted: safe to show snapshots
+    _panels: list[AgentPanel] = []  # the shown session's, in its agents' order
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._listed: dict[str, SessionState] = {}  # the session list's rows, as shown
+
+    def on_mount(self) -> None:
+        self.ready = True
+        table = self.query_one("#sessions", DataTable)
+        table.add_column("session", key="id")
+        table.add_column("item", key="item")
+        table.add_column("state", key="state")
+
+    def on_screen_resume(self) -> None:
+        self.cowork.poll_now(force=True)
+        if self.cowork.selected_session:
+            self.select(self.cowork.selected_session)
+
+    # --- rendering ------------------------------------------------------------------------
+
+    def show(self, snapshots: tuple[SessionRecord, ...]) -> None:
+        """Update the list by key and the selected session's changed panels only."""
+        table = self.query_one("#sessions", DataTable)
+        with self.app.batch_update():
+            for record in snapshots:
+                if self._listed.get(record.id) is record.state:
+                    continue
+                state = Text(record.state.value, SESSION_STYLE.get(record.state, ""))
+                if record.id in self._listed:
+                    table.update_cell(record.id, "state", state)
+                else:
+                    table.add_row(record.id, record.item, state, key=record.id)
+                self._listed[record.id] = record.state
+            if self.cowork.selected_session is None and snapshots:
+                self.select(snapshots[-1].id)
+            selected = next((s for s in snapshots if s.id == self.cowork.selected_session), None)
+            if selected is not None:
+                self._show_session(selected)
+
+    def select(self, session_id: str) -> None:
+        """Show `session_id` and put the list's cursor on it."""
+        self.cowork.selected_session = session_id
+        table = self.query_one("#sessions", DataTable)
+        if session_id not in table.rows or self.cowork.engine is None:
+            return
+        table.move_cursor(row=table.get_row_index(session_id))
+        self._show_session(self.cowork.engine.snapshot(session_id))
+
+    def on_data_table_row_highlighted(self) -> None:
+        # the cursor as it is now, not the event's row: queued events never fight over it
+        table = self.query_one("#sessions", DataTable)
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if key and key != self.cowork.selected_session:
+            self.select(key)
+
+    def _show_session(self, record: SessionRecord) -> None:
+        now = self.cowork.now()
+        # fixed heights: no layout pass on refresh
+        self.query_one("#session-stage", Static).update(stage_line(record), layout=False)
+        totals = totals_line(record, fmt.elapsed(record, now))
+        self.query_one("#session-totals", Static).update(totals, layout=False)
+        same = self.record is not None and self.record.id == record.id
+        subtasks = [a.subtask for a in record.agents]
+        if not same or [p.record.subtask for p in self._panels] != subtasks:
+            box = self.query_one("#agents", VerticalScroll)
+            box.remove_children()
+            self._panels = [
+                AgentPanel(agent, record.backend == "demo" and agent.model is not None)
+                for agent in record.agents
+            ]
+            box.mount_all(self._panels)
+        for panel, agent in zip(self._panels, record.agents, strict=True):
+            panel.show(agent, now)
+        self.record = record
+        self.control_state = (record.state, bool(record.agents))
+
+    # --- controls -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        record = self.record
+        if action in ("pause_session", "resume_session", "cancel_session"):
+            if record is None or record.state.terminal:
+                return False
+            if action == "pause_session":
+                return record.state in PAUSABLE
+            if action == "resume_session":
+                return record.state in (SessionState.PAUSED, SessionState.PAUSING)
+            return record.state is not SessionState.CANCELLING
+        if action in AGENT_VERBS:
+            return record is not None and bool(record.agents)
+        return True
+
+    def _focused_agent(self) -> AgentPanel | None:
+        focused = self.focused
+        return focused if isinstance(focused, AgentPanel) else None
+
+    def action_pause_session(self) -> None:
+        if self.record:
+            self.cowork.control("pause", self.record.id)
+
+    def action_resume_session(self) -> None:
+        if self.record:
+            self.cowork.control("resume", self.record.id)
+
+    def action_cancel_session(self) -> None:
+        record = self.record
+        if record is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.cowork.control("cancel", record.id)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Cancel session {record.id}?", f"{record.item}: {record.task}"),
+            answered,
+        )
+
+    def _agent_control(self, verb: str) -> None:
+        panel = self._focused_agent()
+        if self.record is None or panel is None:
+            self.notify("Focus an agent first (tab)", severity="warning")
+            return
+        self.cowork.control(verb, self.record.id, panel.record.subtask)
+
+    def action_pause_agent(self) -> None:
+        self._agent_control("pause")
+
+    def action_resume_agent(self) -> None:
+        self._agent_control("resume")
+
+    def action_cancel_agent(self) -> None:
+        self._agent_control("cancel")
+
+    def action_open_output(self) -> None:
+        panel = self._focused_agent()
+        if self.record is None or panel is None:
+            self.notify("Focus an agent first (tab)", severity="warning")
+            return
+        self.app.push_screen(OutputScreen(self.record.id, panel.record))

@@ -1,0 +1,44 @@
+"""A plan drawn as stages: one line per subtask, parallel subtasks side by side in a stage."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ...core.models import Plan, Subtask
+
+
+def stages(plan: Plan) -> list[list[Subtask]]:
+    """Subtasks grouped by depth: a stage runs once every earlier stage it needs is done."""
+    depth: dict[str, int] = {}
+    for sub in plan.subtasks:  # plans list a subtask after everything it waits for
+        depth[sub.id] = 1 + max((depth.get(up, 0) for up in sub.after), default=-1)
+    grouped: dict[int, list[Subtask]] = {}
+    for sub in plan.subtasks:
+        grouped.setdefault(depth[sub.id], []).append(sub)
+    return [grouped[level] for level in sorted(grouped)]
+
+
+def draw_plan(plan: Plan) -> Text:
+    """sequential: a chain; parallel: a list; fan-out-fan-in: a list joined into the merge."""
+    text = Text()
+    text.append(f"{plan.pattern} ", "bold")
+    text.append(f"· {len(plan.subtasks)} subtasks · from the {plan.source}\n", "dim")
+    levels = stages(plan)
+    for number, level in enumerate(levels):
+        if number:
+            text.append("   │\n   ▼\n", "dim")
+        for index, sub in enumerate(level):
+            if len(level) > 1:
+                text.append(" ├ " if index < len(level) - 1 else " └ ", "dim")
+            else:
+                text.append(" ● ", "cyan")
+            text.append(sub.id, "bold")
+            text.append(f" → {sub.agent}", "cyan")
+            text.append("  (merge)" if sub.merge else "", "dim")
+            text.append(f"\n     {_short(sub.prompt)}\n", "dim")
+    return text
+
+
+def _short(prompt: str, width: int = 70) -> str:
+    line = " ".join(prompt.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -1,0 +1,87 @@
+"""Regenerate an SVG of every screen into screenshots/ (fixed records, frozen clock, 120x36).
+
+Run from the project root: `python screenshots/make_screenshots.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pytest  # noqa: E402
+from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import TextArea  # noqa: E402
+
+from cowork_tui.ui.screens.output import OutputScreen  # noqa: E402
+from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine  # noqa: E402
+from tests.ui_support import make_app, open_workspace  # noqa: E402
+
+SIZE = (120, 36)
+Steps = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+async def launcher(pilot: Pilot[Any]) -> None:
+    await pilot.press("down", "l")
+    task = pilot.app.screen.query_one(TextArea)
+    task.cursor_blink = False
+    task.text = "Review the diff of parser.py"
+    await pilot.pause(0.5)
+
+
+async def output(pilot: Pilot[Any]) -> None:
+    await pilot.app.push_screen(OutputScreen(RUNNING.id, RUNNING.agents[1]))
+
+
+def keys(*pressed: str) -> Steps:
+    async def press(pilot: Pilot[Any]) -> None:
+        await pilot.press(*pressed)
+        await pilot.pause()
+
+    return press
+
+
+SHOTS: dict[str, Steps] = {
+    "marketplace": keys(),
+    "launcher": launcher,
+    "monitor": keys("2"),
+    "agent-output": output,
+    "history": keys("3"),
+    "history-details": keys("3", "enter"),
+    "help": keys("question_mark"),
+    "quit-confirmation": keys("q"),
+}
+
+
+async def shoot(name: str, steps: Steps) -> Path:
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TZ", "UTC")
+        time.tzset()
+        workspace = open_workspace(Path(tmp), mp)
+        workspace.archive.record(FINISHED)
+        app = make_app(workspace, engine_factory=frozen_engine(FINISHED, RUNNING))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await steps(pilot)
+            await pilot.pause()
+            path = app.save_screenshot(f"{name}.svg", path=str(ROOT / "screenshots"))
+        workspace.archive.close()
+    return Path(path)
+
+
+async def main() -> None:
+    os.chdir(ROOT)
+    for name, steps in SHOTS.items():
+        print(await shoot(name, steps))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

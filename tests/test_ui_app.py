@@ -1,0 +1,267 @@
+"""Key paths of the TUI, driven by Pilot against the real engine and archive."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Log, Markdown, Static, TextArea
+
+from cowork_tui.core.engine import LaunchRequest
+from cowork_tui.core.models import AgentState, SessionState
+from cowork_tui.core.procs import process_state
+from cowork_tui.ui.screens.confirm import ConfirmScreen
+from cowork_tui.ui.screens.help import HelpScreen
+from cowork_tui.ui.screens.history import DetailsScreen, HistoryScreen
+from cowork_tui.ui.screens.launcher import LauncherScreen
+from cowork_tui.ui.screens.marketplace import MarketplaceScreen
+from cowork_tui.ui.screens.monitor import MonitorScreen
+from cowork_tui.ui.screens.output import OutputScreen
+from cowork_tui.ui.widgets.agent_panel import AgentPanel
+from tests.ui_support import FastWorkspace, engine_of, make_app, open_workspace, until
+
+pytestmark = pytest.mark.anyio
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FastWorkspace:
+    return open_workspace(tmp_path, monkeypatch)
+
+
+def text_of(widget: Static) -> str:
+    return str(widget.render())
+
+
+def rows(table: DataTable[object]) -> list[str]:
+    return [str(key.value) for key in table.rows]
+
+
+async def test_marketplace_lists_filters_and_installs(workspace: FastWorkspace) -> None:
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MarketplaceScreen)
+        table = screen.query_one("#items", DataTable)
+        assert {"repo-health@cowork-tui", "slow@testmarket"} <= set(rows(table))
+        await pilot.press("slash", *"slow")
+        assert rows(table) == ["slow@testmarket"]
+        assert "one" in text_of(screen.query_one("#details-text", Static))
+        await pilot.press("enter", "i")  # back to the list; install asks: it runs commands
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        assert "sleep 0.2" in dialog.body
+        await pilot.press("y")
+        assert workspace.catalog.find("slow@testmarket").installed
+        await pilot.press("i")  # installed: uninstall, after a confirmation
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert workspace.catalog.find("slow@testmarket").installed
+        await pilot.press("i", "y")
+        assert not workspace.catalog.find("slow@testmarket").installed
+
+
+async def test_launcher_previews_validates_and_launches(workspace: FastWorkspace) -> None:
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        await pilot.press("l")
+        launcher = app.screen
+        assert isinstance(launcher, LauncherScreen)
+        await pilot.press("ctrl+s")
+        assert "task:" in text_of(launcher.query_one("#launch-error", Static))
+        launcher.query_one("#task", TextArea).text = "check the folder"
+        launcher.query_one("#parallel", Input).value = "11"
+        await pilot.pause()
+        assert "between 1 and 10" in text_of(launcher.query_one("#launch-error", Static))
+        launcher.query_one("#parallel", Input).value = "2"
+        launcher.update_preview()
+        plan = text_of(launcher.query_one("#plan", Static))
+        assert "fan-out-fan-in" in plan and "report → report" in plan and "10s" in plan
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, MonitorScreen)
+        (session,) = engine.snapshots()
+        assert session.max_parallel == 2 and app.selected_session == session.id
+        await engine.wait(session.id)
+        app.poll_now()
+        await pilot.pause()
+        panels = list(app.screen.query(AgentPanel))
+        assert [p.record.state for p in panels] == [AgentState.SUCCEEDED] * 5
+        assert "COMPLETED" in text_of(app.screen.query_one("#session-stage", Static))
+
+
+async def test_untrusted_item_is_refused_inline(workspace: FastWorkspace) -> None:
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_of(app)
+        await pilot.press("slash", *"quick", "enter", "l")
+        launcher = app.screen
+        assert isinstance(launcher, LauncherScreen)
+        launcher.query_one("#task", TextArea).text = "go"
+        await pilot.press("ctrl+s")
+        assert "not installed" in text_of(launcher.query_one("#launch-error", Static))
+        assert app.screen is launcher
+
+
+async def test_monitor_controls_pause_resume_cancel(workspace: FastWorkspace) -> None:
+    workspace.catalog.install("slow@testmarket", yes=True)
+    item = workspace.catalog.find("slow@testmarket")
+    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        (sid,) = [s.id for s in engine.snapshots()]
+
+        def running() -> bool:
+            agents = engine.snapshot(sid).agents
+            return len(agents) == 2 and all(a.pgid for a in agents)
+
+        await until(engine, running)
+        await pilot.pause()
+        assert isinstance(app.screen, MonitorScreen)
+        await pilot.press("p")
+        stage = app.screen.query_one("#session-stage", Static)
+        assert "PAUSING" in text_of(stage) or "PAUSED" in text_of(stage)  # shown at once
+        await until(engine, lambda: engine.snapshot(sid).state is SessionState.PAUSED)
+        for agent in engine.snapshot(sid).agents:
+            assert agent.pgid is not None and process_state(agent.pgid) == "T"
+        app.poll_now()
+        await pilot.pause()
+        assert "PAUSED" in text_of(app.screen.query_one("#session-stage", Static))
+        await pilot.press("r")
+        await until(engine, lambda: engine.snapshot(sid).state is SessionState.RUNNING)
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        record = await engine.wait(sid)
+        assert record.state is SessionState.CANCELLED
+        assert all(not os.path.exists(f"/proc/{a.pgid}") for a in record.agents if a.pgid)
+
+
+async def test_agent_controls_and_output(workspace: FastWorkspace) -> None:
+    workspace.catalog.install("slow@testmarket", yes=True)
+    item = workspace.catalog.find("slow@testmarket")
+    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        (sid,) = [s.id for s in engine.snapshots()]
+        await until(engine, lambda: len(engine.snapshot(sid).agents) == 2)
+        await pilot.pause()
+        await pilot.press("tab")  # the first agent panel
+        assert isinstance(app.focused, AgentPanel)
+        subtask = app.focused.record.subtask
+        await pilot.press("P")
+        await until(engine, lambda: engine.snapshot(sid).agent(subtask).state is AgentState.PAUSED)  # type: ignore[union-attr]
+        await pilot.press("R")
+        await until(engine, lambda: engine.snapshot(sid).agent(subtask).state is AgentState.RUNNING)  # type: ignore[union-attr]
+        await pilot.press("C")
+        await until(engine, lambda: engine.snapshot(sid).agent(subtask).state.terminal)  # type: ignore[union-attr]
+        await pilot.press("enter")
+        output = app.screen
+        assert isinstance(output, OutputScreen)
+        assert "line 1" in "\n".join(output.query_one(Log).lines)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MonitorScreen)
+        await engine.wait(sid)
+
+
+async def test_history_search_details_export_rerun(workspace: FastWorkspace) -> None:
+    workspace.catalog.install("quick@testmarket", yes=True)
+    item = workspace.catalog.find("quick@testmarket")
+    app = make_app(workspace, launch=LaunchRequest(item=item, task="first run", cwd=Path.cwd()))
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        (first,) = [s.id for s in engine.snapshots()]
+        await engine.wait(first)
+        await pilot.press("3")
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        table = history.query_one("#history", DataTable)
+        assert rows(table) == [first]
+        await pilot.press("slash", *"nothing-like-this")
+        assert rows(table) == []
+        history.query_one("#search", Input).value = "first"
+        await pilot.press("enter")  # back to the table
+        assert rows(table) == [first]
+        await pilot.press("enter")
+        details = app.screen
+        assert isinstance(details, DetailsScreen)
+        assert "quick done" in details.query_one(Markdown).source
+        await pilot.press("e")
+        exports = workspace.paths.data_dir / "exports"
+        assert sorted(p.suffix for p in exports.iterdir()) == [".json", ".md"]
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, MonitorScreen)
+        second = [s.id for s in engine.snapshots() if s.id != first]
+        assert len(second) == 1 and app.selected_session == second[0]
+        assert engine.snapshot(second[0]).task == "first run"
+        await engine.wait(second[0])
+
+
+async def test_quit_with_running_session_asks_then_interrupts(workspace: FastWorkspace) -> None:
+    workspace.catalog.install("slow@testmarket", yes=True)
+    item = workspace.catalog.find("slow@testmarket")
+    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        (sid,) = [s.id for s in engine.snapshots()]
+        await until(engine, lambda: all(a.pgid for a in engine.snapshot(sid).agents[:1]))
+        pgids = [a.pgid for a in engine.snapshot(sid).agents if a.pgid]
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        assert not engine.snapshot(sid).state.terminal
+        await pilot.press("q", "y")
+        await pilot.pause()
+    assert workspace.archive.get(sid).state is SessionState.INTERRUPTED
+    assert all(not os.path.exists(f"/proc/{pgid}") for pgid in pgids)
+
+
+async def test_help_and_command_palette(workspace: FastWorkspace) -> None:
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("ctrl+p", *"history")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("1")
+        assert isinstance(app.screen, MarketplaceScreen)
+
+
+async def test_footer_offers_only_applicable_keys(workspace: FastWorkspace) -> None:
+    workspace.catalog.install("quick@testmarket", yes=True)
+    item = workspace.catalog.find("quick@testmarket")
+    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        (sid,) = [s.id for s in engine.snapshots()]
+        await engine.wait(sid)
+        app.poll_now()
+        await pilot.pause()
+        keys = {binding.binding.key for binding in app.active_bindings.values()}
+        assert "p" not in keys and "c" not in keys  # the session ended: nothing to control
+        assert {"P", "enter", "1", "q"} <= keys  # its agents' output can still be opened
+        await pilot.press("3")
+        assert {"e", "n", "enter"} <= {b.binding.key for b in app.active_bindings.values()}
+
+
+async def test_palette_lists_the_current_screens_actions(workspace: FastWorkspace) -> None:
+    from cowork_tui.ui.commands import CoworkCommands
+
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE):
+        provider = CoworkCommands(app.screen)
+        labels = [str(hit.text) async for hit in provider.discover()]
+        assert {"Launch a session", "Install or uninstall", "History", "Quit"} <= set(labels)
+        assert "Pause session" not in labels  # a monitor action, not offered here

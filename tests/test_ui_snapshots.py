@@ -1,0 +1,84 @@
+"""Every screen at 100x30 with a frozen clock and fixed records (pytest-textual-snapshot)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import TextArea
+
+from cowork_tui.ui.app import CoworkApp
+from cowork_tui.ui.screens.output import OutputScreen
+from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine
+from tests.ui_support import FastWorkspace, make_app, open_workspace
+
+SIZE = (100, 30)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FastWorkspace:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    workspace = open_workspace(tmp_path, monkeypatch)
+    workspace.archive.record(FINISHED)
+    return workspace
+
+
+def frozen_app(workspace: FastWorkspace, *records: Any) -> CoworkApp:
+    return make_app(workspace, engine_factory=frozen_engine(*records))
+
+
+def test_marketplace(snap_compare: Any, workspace: FastWorkspace) -> None:
+    assert snap_compare(frozen_app(workspace), terminal_size=SIZE)
+
+
+def test_launcher(snap_compare: Any, workspace: FastWorkspace) -> None:
+    async def open_launcher(pilot: Pilot[Any]) -> None:
+        await pilot.press("down", "l")
+        task = pilot.app.screen.query_one(TextArea)
+        task.cursor_blink = False
+        task.text = "Review the diff of parser.py"
+        await pilot.pause(0.5)  # the preview is debounced
+
+    assert snap_compare(frozen_app(workspace), terminal_size=SIZE, run_before=open_launcher)
+
+
+def test_monitor(snap_compare: Any, workspace: FastWorkspace) -> None:
+    async def show(pilot: Pilot[Any]) -> None:
+        await pilot.press("2")
+        await pilot.pause()
+
+    app = frozen_app(workspace, FINISHED, RUNNING)
+    assert snap_compare(app, terminal_size=SIZE, run_before=show)
+
+
+def test_agent_output(snap_compare: Any, workspace: FastWorkspace) -> None:
+    async def show(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(OutputScreen(RUNNING.id, RUNNING.agents[1]))
+
+    assert snap_compare(frozen_app(workspace, RUNNING), terminal_size=SIZE, run_before=show)
+
+
+def test_history(snap_compare: Any, workspace: FastWorkspace) -> None:
+    assert snap_compare(frozen_app(workspace), terminal_size=SIZE, press=["3"])
+
+
+def test_history_details(snap_compare: Any, workspace: FastWorkspace) -> None:
+    assert snap_compare(frozen_app(workspace), terminal_size=SIZE, press=["3", "enter"])
+
+
+def test_help(snap_compare: Any, workspace: FastWorkspace) -> None:
+    assert snap_compare(frozen_app(workspace), terminal_size=SIZE, press=["question_mark"])
+
+
+def test_quit_confirmation(snap_compare: Any, workspace: FastWorkspace) -> None:
+    app = frozen_app(workspace, RUNNING)
+    assert snap_compare(app, terminal_size=SIZE, press=["q"])
+
+
+def test_monitor_small_terminal(snap_compare: Any, workspace: FastWorkspace) -> None:
+    app = frozen_app(workspace, FINISHED, RUNNING)
+    assert snap_compare(app, terminal_size=(80, 24), press=["2"])

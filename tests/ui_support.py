@@ -1,0 +1,73 @@
+"""Helpers for the UI tests: a prepared home, a fast workspace, waits on the real engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+
+from cowork_tui.core.backends.base import Backend
+from cowork_tui.core.backends.demo import DemoBackend
+from cowork_tui.core.engine import Engine
+from cowork_tui.core.workspace import Workspace
+from cowork_tui.ui.app import CoworkApp
+from tests.marketplaces import write_marketplace
+
+FROZEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+STEPS = "".join(f"echo '::progress 0.{i} step {i}'; echo line {i}; sleep 0.2; " for i in range(9))
+TEST_ITEMS = {
+    # command agents that take a few seconds: time to pause, resume, cancel
+    "slow": {
+        "agents": {
+            "one": {"command": STEPS},
+            "two": {"command": STEPS},
+        },
+        "cowork": {
+            "maxParallelAgents": 2,
+            "estimatedDuration": "2s",
+            "workflow": [{"id": "one", "agent": "one"}, {"id": "two", "agent": "two"}],
+        },
+    },
+    "quick": {"agents": {"solo": {"command": "echo quick done"}}},
+}
+
+
+class FastWorkspace(Workspace):
+    """The real workspace, with a demo backend that steps every 20 ms."""
+
+    def backends(self) -> dict[str, Backend]:
+        return super().backends() | {"demo": DemoBackend(step_seconds=0.02)}
+
+
+def open_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FastWorkspace:
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text("grace_seconds = 0.5\nbell = false\n")
+    monkeypatch.setenv("COWORK_TUI_HOME", str(home))
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))  # no ~/.claude marketplaces
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    workspace = FastWorkspace.open()
+    workspace.catalog.add_marketplace(write_marketplace(tmp_path / "market", TEST_ITEMS))
+    return workspace
+
+
+def make_app(workspace: Workspace, **kw: object) -> CoworkApp:
+    return CoworkApp(workspace, now=lambda: FROZEN, **kw)  # type: ignore[arg-type]
+
+
+async def engine_of(app: CoworkApp) -> Engine:
+    with anyio.fail_after(10):
+        while app.engine is None:
+            await anyio.sleep(0)  # the engine worker starts on the app's first turns
+    return app.engine
+
+
+async def until(engine: Engine, condition: Callable[[], bool], seconds: float = 20) -> None:
+    """Wait on the engine's change notifications until `condition` holds."""
+    with anyio.fail_after(seconds):
+        while not condition():
+            await engine.changed(engine.version)
