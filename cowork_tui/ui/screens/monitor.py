@@ -173,8 +173,7 @@ class MonitorScreen(Screen[None]):
             box = self.query_one("#agents", VerticalScroll)
             box.remove_children()
             self._panels = [
-                AgentPanel(agent, record.backend == "demo" and agent.model is not None)
-                for agent in record.agents
+                AgentPanel(agent, demo=record.backend == "demo") for agent in record.agents
             ]
             box.mount_all(self._panels)
         for panel, agent in zip(self._panels, record.agents, strict=True):

@@ -35,10 +35,10 @@ TAIL_LINES = 3
 class AgentPanel(Widget, can_focus=True):
     """Updated in place by `show`; repainted only when its record or clock changed."""
 
-    def __init__(self, record: AgentRecord, simulated: bool) -> None:
+    def __init__(self, record: AgentRecord, demo: bool) -> None:
         super().__init__(classes="agent-panel")
         self.record = record
-        self.simulated = simulated
+        self.demo = demo  # the session's model agents run on the demo backend
         self.clock = ""
         self._shown: tuple[AgentRecord, str] | None = None
 
@@ -60,7 +60,7 @@ class AgentPanel(Widget, can_focus=True):
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append(f"{record.state.value:<11}", STATE_STYLE[record.state])
         title.append(f" {record.agent}")
-        if self.simulated:
+        if self.demo and record.model is not None:  # a model agent, simulated
             title.append("  simulated", "italic yellow")
         if record.model:
             title.append(f"  {record.model}", "dim")
