@@ -159,3 +159,20 @@ def test_processes_carrying_the_session_id_are_killed(tmp_path: Path) -> None:
         for proc in (unrecorded, bystander):
             proc.kill()
             proc.wait()
+
+
+def test_paused_group_is_killed(tmp_path: Path) -> None:
+    """The app died while the session was paused: its SIGSTOPped group still goes."""
+    group = subprocess.Popen(["sh", "-c", "sleep 60 & wait"], start_new_session=True)
+    while len(group_members(group.pid)) < 2:
+        time.sleep(0.01)
+    os.killpg(group.pid, signal.SIGSTOP)
+    started = process_start_time(group.pid)
+    assert started is not None
+    path = tmp_path / "archive.sqlite3"
+    child = start_child(path, "paused", "exit", str(group.pid), str(started))
+    wait_ready(child)
+    child.wait()
+    assert Archive(path).recover() == ["paused"]
+    assert group.wait(timeout=10) == -signal.SIGKILL
+    assert wait_gone(group.pid)

@@ -275,3 +275,14 @@ async def test_launch_needs_a_running_engine() -> None:
     with pytest.raises(RuntimeError, match="not running"):
         Engine({}).launch(solo("true"))
     await anyio.lowlevel.checkpoint()
+
+
+async def test_output_file_is_readable_while_the_agent_runs() -> None:
+    async with running_engine() as engine:
+        sid = engine.launch(solo("echo early; sleep 30"))
+        record = await until(engine, sid, lambda r: agent_line(r, "a") == "early")
+        agent = record.agent("a")
+        assert agent is not None and agent.output_path
+        assert Path(agent.output_path).read_text() == "early\n"
+        engine.cancel(sid)
+        await engine.wait(sid)

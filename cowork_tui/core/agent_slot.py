@@ -69,6 +69,7 @@ class AgentSlot:
             self._file = self._output_file.open("w", encoding="utf-8")
             self._fields["output_path"] = str(self._output_file)
         self._file.write(text)
+        self._file.flush()  # readers (the output screen) see it while the agent runs
         self._tail.add(text)
         self._changed()
 
