@@ -60,6 +60,7 @@ def totals_line(record: SessionRecord, now_elapsed: float | None) -> Text:
     active = sum(1 for a in record.agents if a.state.value in ("RUNNING", "PAUSED"))
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{record.item}@{record.marketplace}", "bold")
+    text.append(f"  {record.id}", "dim")
     if record.backend == "demo" and any(a.model for a in record.agents):
         text.append("  SIMULATED model agents (demo backend)", "bold yellow")
     text.append(
@@ -115,7 +116,7 @@ class MonitorScreen(Screen[None]):
     def on_mount(self) -> None:
         self.ready = True
         table = self.query_one("#sessions", DataTable)
-        table.add_column("session", key="id")
+        table.add_column("id", key="id")
         table.add_column("item", key="item")
         table.add_column("state", key="state")
 
@@ -137,7 +138,8 @@ class MonitorScreen(Screen[None]):
                 if record.id in self._listed:
                     table.update_cell(record.id, "state", state)
                 else:
-                    table.add_row(record.id, record.item, state, key=record.id)
+                    # the id's random tail tells sessions apart; the header shows it whole
+                    table.add_row(record.id[-6:], record.item, state, key=record.id)
                 self._listed[record.id] = record.state
             if self.cowork.selected_session is None and snapshots:
                 self.select(snapshots[-1].id)
