@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -12,8 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
+
+from cowork_tui.cli.progress import progress_table
 
 from .marketplaces import cli, prepared_home, write_marketplace
+from .ui_fixtures import RUNNING
 
 ITEMS: dict[str, dict[str, Any]] = {
     "capped": {
@@ -213,3 +218,12 @@ def test_item_stats_come_from_local_history_once_there_are_a_few(
     local = stats()
     assert local["source"] == "local history" and local["sessions"] == 3
     assert local["completionRate"] == 1.0 and local["avgSessionMinutes"] < 1
+
+
+def test_live_progress_shows_agent_steps_verbatim() -> None:
+    step = "[/b] brackets [red]stay[/red]"  # markup in an agent's step must not crash or vanish
+    running = RUNNING.agents[1].model_copy(update={"step": step})
+    record = RUNNING.model_copy(update={"agents": (RUNNING.agents[0], running)})
+    console = Console(width=300, record=True, file=io.StringIO())
+    console.print(progress_table(record))
+    assert step in console.export_text()

@@ -13,12 +13,13 @@ from cowork_tui.core.models import AgentState, SessionState
 from cowork_tui.core.procs import process_state
 from cowork_tui.ui.screens.confirm import ConfirmScreen
 from cowork_tui.ui.screens.help import HelpScreen
-from cowork_tui.ui.screens.history import DetailsScreen, HistoryScreen
+from cowork_tui.ui.screens.history import PAGE, DetailsScreen, HistoryScreen
 from cowork_tui.ui.screens.launcher import LauncherScreen
 from cowork_tui.ui.screens.marketplace import MarketplaceScreen
 from cowork_tui.ui.screens.monitor import MonitorScreen
 from cowork_tui.ui.screens.output import OutputScreen
 from cowork_tui.ui.widgets.agent_panel import AgentPanel
+from tests.ui_fixtures import FINISHED, frozen_engine
 from tests.ui_support import FastWorkspace, engine_of, make_app, open_workspace, until
 
 pytestmark = pytest.mark.anyio
@@ -203,6 +204,24 @@ async def test_history_search_details_export_rerun(workspace: FastWorkspace) -> 
         assert len(second) == 1 and app.selected_session == second[0]
         assert engine.snapshot(second[0]).task == "first run"
         await engine.wait(second[0])
+
+
+async def test_history_pages_and_shows_tasks_verbatim(workspace: FastWorkspace) -> None:
+    count = PAGE + 5
+    for n in range(count):  # ids sort by start time: the newest is shown first
+        workspace.archive.record(
+            FINISHED.model_copy(update={"id": f"20260102-{n:06d}-aaaaaa", "task": f"[b]task {n}"})
+        )
+    app = make_app(workspace, engine_factory=frozen_engine())
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("3")
+        table = app.screen.query_one("#history", DataTable)
+        assert table.row_count == PAGE
+        assert f"[b]task {count - 1}" in table.render_line(1).text  # text, not markup
+        table.move_cursor(row=PAGE - 1)  # onto the last row: the next page comes
+        await pilot.pause()
+        assert table.row_count == count
+        assert rows(table)[-1] == "20260102-000000-aaaaaa"
 
 
 async def test_quit_with_running_session_asks_then_interrupts(workspace: FastWorkspace) -> None:

@@ -7,6 +7,7 @@ from types import TracebackType
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from ..core.models import SessionRecord
 
@@ -44,11 +45,11 @@ def progress_table(record: SessionRecord) -> Table:
     for agent in record.agents:
         progress = f"{agent.progress:4.0%}" if agent.progress is not None else ""
         table.add_row(
-            agent.subtask,
-            agent.agent,
+            Text(agent.subtask),  # Text: what agents report is shown as is, never as markup
+            Text(agent.agent),
             agent.state,
             progress,
-            agent.step,
+            Text(agent.step),
             f"{agent.tokens.total:,}",
             f"${agent.cost_usd:.4f}",
         )

@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select
 
+from ...core.archive import SessionSummary
 from ...core.engine import LaunchRequest
 from ...core.errors import InputError
 from ...core.models import SessionRecord, SessionState
@@ -24,7 +25,7 @@ from .monitor import SESSION_STYLE
 if TYPE_CHECKING:
     from ..app import CoworkApp
 
-LIMIT = 200
+PAGE = 100  # rows read at a time; moving onto the last row reads the next page
 STATES = [(state.value, state.value) for state in SessionState if state.terminal]
 
 
@@ -74,7 +75,7 @@ class HistoryScreen(Screen[None]):
         Binding("e", "export", "Export"),
         Binding("n", "rerun", "Re-run"),
     ]
-    selected: reactive[str | None] = reactive(None, bindings=True)
+    selected: reactive[str | None] = reactive(None)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -89,32 +90,48 @@ class HistoryScreen(Screen[None]):
         return cast("CoworkApp", self.app)
 
     def on_mount(self) -> None:
+        self._rows: list[SessionSummary] = []  # what the table shows, newest first
         table = self.query_one("#history", DataTable)
         table.add_columns("session", "item", "state", "started", "duration", "agents", "cost",
                           "task")  # fmt: skip
+
+    def on_screen_resume(self) -> None:  # shown, first or again: read the archive
         self.reload()
 
-    def on_screen_resume(self) -> None:
-        if self.query_one("#history", DataTable).columns:  # mounted: read the archive again
-            self.reload()
-
-    def reload(self) -> None:
+    def _query(self, limit: int, offset: int = 0) -> list[SessionSummary]:
         search = self.query_one("#search", Input).value.strip() or None
         state = self.query_one("#state-filter", Select).value
-        rows = self.cowork.workspace.archive.list_sessions(
-            search=search, state=None if state is Select.NULL else str(state), limit=LIMIT
+        return self.cowork.workspace.archive.list_sessions(
+            search=search,
+            state=None if state is Select.NULL else str(state),
+            limit=limit,
+            offset=offset,
         )
+
+    def reload(self) -> None:
+        rows = self._query(max(PAGE, len(self._rows)))
+        if rows == self._rows:  # unchanged: keep the table and its cursor
+            return
+        self.query_one("#history", DataTable).clear()
+        self._rows = []
+        self._add(rows)
+        self.selected = self._highlighted()
+
+    def _add(self, rows: list[SessionSummary]) -> None:
         table = self.query_one("#history", DataTable)
-        table.clear()
         for row in rows:
             state_text = Text(row.state.value + (" partial" if row.partial else ""),
                               SESSION_STYLE.get(row.state, ""))  # fmt: skip
-            table.add_row(
-                row.id, f"{row.item}@{row.marketplace}", state_text, fmt.when(row.started_at),
-                fmt.duration(row.duration_s), str(row.agent_count), fmt.cost(row.cost_usd),
-                row.task, key=row.id,
-            )  # fmt: skip
-        self.selected = self._highlighted()
+            cells = (row.id, f"{row.item}@{row.marketplace}", state_text, fmt.when(row.started_at),
+                     fmt.duration(row.duration_s), str(row.agent_count), fmt.cost(row.cost_usd),
+                     row.task)  # fmt: skip
+            # Text, not str: a task's "[...]" is not markup (and needs no parsing)
+            table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells), key=row.id)
+        self._rows += rows
+
+    def watch_selected(self, old: str | None, new: str | None) -> None:
+        if (old is None) != (new is None):  # the footer changes only when a row appears or goes
+            self.refresh_bindings()
 
     def _highlighted(self) -> str | None:
         table = self.query_one("#history", DataTable)
@@ -124,6 +141,8 @@ class HistoryScreen(Screen[None]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.selected = event.row_key.value
+        if event.cursor_row == len(self._rows) - 1 and len(self._rows) % PAGE == 0:
+            self._add(self._query(PAGE, offset=len(self._rows)))  # the last row: the next page
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_details()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -47,8 +48,11 @@ class OutputScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         where = self.agent.output_path or "no output file"
         yield Static(
-            f"[b]{self.agent.subtask}[/b] → {self.agent.agent} · {self.agent.state.value}"
-            f" · session {self.session_id}\n[dim]{where}[/dim]",
+            Text.assemble(
+                (self.agent.subtask, "bold"),
+                f" → {self.agent.agent} · {self.agent.state.value} · session {self.session_id}\n",
+                (str(where), "dim"),
+            ),
             id="output-title",
         )
         yield Log(id="output-log", max_lines=50_000, auto_scroll=False)
