@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, Log, Markdown, Static, TextArea
+from textual.widgets._footer import FooterKey
 
 from cowork_tui.core.engine import LaunchRequest
 from cowork_tui.core.models import AgentState, SessionState
@@ -19,6 +21,7 @@ from cowork_tui.ui.screens.marketplace import MarketplaceScreen
 from cowork_tui.ui.screens.monitor import MonitorScreen
 from cowork_tui.ui.screens.output import OutputScreen
 from cowork_tui.ui.widgets.agent_panel import AgentPanel
+from tests.marketplaces import write_marketplace
 from tests.ui_fixtures import FINISHED, frozen_engine
 from tests.ui_support import FastWorkspace, engine_of, make_app, open_workspace, until
 
@@ -273,6 +276,29 @@ async def test_footer_offers_only_applicable_keys(workspace: FastWorkspace) -> N
         assert {"P", "enter", "1", "q"} <= keys  # its agents' output can still be opened
         await pilot.press("3")
         assert {"e", "n", "enter"} <= {b.binding.key for b in app.active_bindings.values()}
+
+
+async def test_marketplace_footer_follows_the_highlighted_item(
+    workspace: FastWorkspace, tmp_path: Path
+) -> None:
+    remote = write_marketplace(tmp_path / "remote", {}, name="far")
+    manifest = remote / ".claude-plugin" / "marketplace.json"
+    data = json.loads(manifest.read_text())
+    data["plugins"] = [{"name": "away", "source": {"source": "github", "repo": "o/away"}}]
+    manifest.write_text(json.dumps(data))
+    workspace.catalog.add_marketplace(remote)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#items", DataTable)
+
+        async def footer_at(ref: str) -> set[str]:  # the keys the footer shows on that row
+            table.move_cursor(row=table.get_row_index(ref))
+            await pilot.pause()
+            return {key.key for key in app.screen.query(FooterKey)}
+
+        assert {"l", "i"} <= await footer_at("quick@testmarket")
+        assert not {"l", "i"} & await footer_at("away@far")  # remote: nothing to launch
+        assert {"l", "i"} <= await footer_at("slow@testmarket")
 
 
 async def test_palette_lists_the_current_screens_actions(workspace: FastWorkspace) -> None:

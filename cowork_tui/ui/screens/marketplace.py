@@ -71,6 +71,11 @@ def status_of(item: Item) -> Text:
     return Text("available")
 
 
+def actionable(item: Item | None) -> bool:
+    """Whether `l` launch and `i` install apply to this item."""
+    return item is not None and item.available
+
+
 class MarketplaceScreen(Screen[None]):
     AUTO_FOCUS = "#items"
     BINDINGS = [
@@ -80,7 +85,7 @@ class MarketplaceScreen(Screen[None]):
         Binding("l", "launch", "Launch"),
         Binding("i", "install", "Install/uninstall"),
     ]
-    item: reactive[Item | None] = reactive(None, bindings=True)
+    item: reactive[Item | None] = reactive(None)
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,6 +97,8 @@ class MarketplaceScreen(Screen[None]):
         return cast("CoworkApp", self.app)
 
     def compose(self) -> ComposeResult:
+        self._read_catalog()  # the first item known before the footer shows its keys
+        self.set_reactive(MarketplaceScreen.item, next(iter(self.items.values()), None))
         yield Header()
         yield Input(placeholder="filter: name, marketplace, description", id="filter")
         with Horizontal():
@@ -105,14 +112,17 @@ class MarketplaceScreen(Screen[None]):
         self.query_one("#filter").display = False
         table = self.query_one("#items", DataTable)
         table.add_columns("item", "marketplace", "status", "agents")
-        self.reload()
+        self._fill("")
 
     def reload(self) -> None:
         """Read the catalog and local stats again, keeping the cursor on the same item."""
+        self._read_catalog()
+        self._fill(self.query_one("#filter", Input).value)
+
+    def _read_catalog(self) -> None:
         workspace = self.cowork.workspace
         self.items = {item.ref: item for item in workspace.catalog.items()}
         self.stats = workspace.archive.item_stats()
-        self._fill(self.query_one("#filter", Input).value)
 
     def _fill(self, query: str) -> None:
         table = self.query_one("#items", DataTable)
@@ -144,6 +154,10 @@ class MarketplaceScreen(Screen[None]):
         else:
             details.update(item_details(item, ItemStats.for_item(item, self.stats)))
 
+    def watch_item(self, old: Item | None, new: Item | None) -> None:
+        if actionable(old) != actionable(new):  # the footer's keys change: show the new ones
+            self.refresh_bindings()
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show(self.items.get(event.row_key.value or ""))
 
@@ -157,8 +171,10 @@ class MarketplaceScreen(Screen[None]):
         self.query_one("#items").focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("launch", "install", "details"):
-            return self.item is not None and (self.item.available or action == "details")
+        if action == "details":
+            return self.item is not None
+        if action in ("launch", "install"):
+            return actionable(self.item)
         if action == "clear_filter":
             return bool(self.query_one("#filter").display)
         return True
