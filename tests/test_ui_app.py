@@ -291,14 +291,18 @@ async def test_marketplace_footer_follows_the_highlighted_item(
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one("#items", DataTable)
 
-        async def footer_at(ref: str) -> set[str]:  # the keys the footer shows on that row
+        async def footer_shows(ref: str, launch_and_install: bool) -> None:
             table.move_cursor(row=table.get_row_index(ref))
-            await pilot.pause()
-            return {key.key for key in app.screen.query(FooterKey)}
+            for _ in range(100):  # the footer is rebuilt after a refresh
+                await pilot.pause(0.02)
+                shown = {key.key for key in app.screen.query(FooterKey)}
+                if (shown & {"l", "i"}) == ({"l", "i"} if launch_and_install else set()):
+                    return
+            raise AssertionError(f"{ref}: the footer shows {sorted(shown)}")
 
-        assert {"l", "i"} <= await footer_at("quick@testmarket")
-        assert not {"l", "i"} & await footer_at("away@far")  # remote: nothing to launch
-        assert {"l", "i"} <= await footer_at("slow@testmarket")
+        await footer_shows("quick@testmarket", True)
+        await footer_shows("away@far", False)  # remote: nothing to launch or install
+        await footer_shows("slow@testmarket", True)
 
 
 async def test_palette_lists_the_current_screens_actions(workspace: FastWorkspace) -> None:
