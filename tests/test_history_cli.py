@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from cowork_tui.cli.history import describe_sessions
+from cowork_tui.core.archive import SessionSummary
 from cowork_tui.core.archive_schema import SCHEMA_VERSION
+from cowork_tui.core.models import SessionState
 
 from .marketplaces import cli, prepared_home
 
@@ -146,3 +149,15 @@ def test_newer_archive_is_refused_and_left_untouched(tmp_path: Path) -> None:
     assert str(path) in done.stderr and f"version {SCHEMA_VERSION + 5}" in done.stderr
     assert "Traceback" not in done.stderr
     assert path.read_bytes() == before
+
+
+def test_history_list_keeps_each_session_on_one_line() -> None:
+    task = "fix the parser\n\n" + "and then the lexer " * 10
+    row = SessionSummary(
+        id="20260102-030405-abc123", item="repo-health", marketplace="cowork-tui", task=task,
+        state=SessionState.COMPLETED, partial=False, backend="command", started_at=None,
+        ended_at=None, duration_s=1.0, cost_usd=0.0, tokens=0, agent_count=2,
+    )  # fmt: skip
+    listing = describe_sessions([row])
+    line = listing.splitlines()[1]
+    assert line.endswith("  fix the parser and then the lexer and then the lexer and th…")

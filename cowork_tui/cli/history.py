@@ -7,7 +7,7 @@ import json
 
 from ..core.archive import SessionSummary
 from ..core.events import SessionEvent
-from ..core.report import session_markdown
+from ..core.report import one_line, session_markdown
 from ..core.workspace import Workspace
 from .run import describe_result
 
@@ -70,10 +70,10 @@ def describe_sessions(sessions: list[SessionSummary]) -> str:
         started = s.started_at.strftime("%Y-%m-%d %H:%M") if s.started_at else "—"
         state = s.state.value + ("*" if s.partial else "")
         duration = f"{s.duration_s:.0f}s" if s.duration_s is not None else "—"
-        task = s.task if len(s.task) <= 60 else s.task[:59] + "…"
+        task = one_line(s.task, 60)
         rows.append((s.id, started, s.item, state, duration, f"${s.cost_usd:.4f}", task))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     if any(s.partial for s in sessions):
         lines.append("* completed with failed agents")
     return "\n".join(line.rstrip() for line in lines)

@@ -26,6 +26,12 @@ def _tokens(tokens: Tokens) -> str:
     )
 
 
+def one_line(text: str, width: int) -> str:
+    """`text` on one line (whitespace runs made single spaces), cut to `width` with "…"."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 

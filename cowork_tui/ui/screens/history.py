@@ -18,13 +18,14 @@ from ...core.archive import SessionSummary
 from ...core.engine import LaunchRequest
 from ...core.errors import InputError
 from ...core.models import SessionRecord, SessionState
-from ...core.report import session_markdown
+from ...core.report import one_line, session_markdown
 from .. import format as fmt
 from .monitor import SESSION_STYLE
 
 if TYPE_CHECKING:
     from ..app import CoworkApp
 
+TASK_WIDTH = 80  # the list shows a task's start on one line; details show it all
 PAGE = 100  # rows read at a time; moving onto the last row reads the next page
 STATES = [(state.value, state.value) for state in SessionState if state.terminal]
 
@@ -124,7 +125,7 @@ class HistoryScreen(Screen[None]):
                               SESSION_STYLE.get(row.state, ""))  # fmt: skip
             cells = (row.id, f"{row.item}@{row.marketplace}", state_text, fmt.when(row.started_at),
                      fmt.duration(row.duration_s), str(row.agent_count), fmt.cost(row.cost_usd),
-                     row.task)  # fmt: skip
+                     one_line(row.task, TASK_WIDTH))  # fmt: skip
             # Text, not str: a task's "[...]" is not markup (and needs no parsing)
             table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells), key=row.id)
         self._rows += rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ...core.models import Plan, Subtask
+from ...core.report import one_line
 
 
 def stages(plan: Plan) -> list[list[Subtask]]:
@@ -35,10 +36,5 @@ def draw_plan(plan: Plan) -> Text:
             text.append(sub.id, "bold")
             text.append(f" → {sub.agent}", "cyan")
             text.append("  (merge)" if sub.merge else "", "dim")
-            text.append(f"\n     {_short(sub.prompt)}\n", "dim")
+            text.append(f"\n     {one_line(sub.prompt, 70)}\n", "dim")
     return text
-
-
-def _short(prompt: str, width: int = 70) -> str:
-    line = " ".join(prompt.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
