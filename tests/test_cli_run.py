@@ -227,3 +227,16 @@ def test_live_progress_shows_agent_steps_verbatim() -> None:
     console = Console(width=300, record=True, file=io.StringIO())
     console.print(progress_table(record))
     assert step in console.export_text()
+
+
+def test_invalid_input_exits_2_before_any_session(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    broken = {"agents": {"a": {"command": "echo hi"}}, "cowork": {"maxParallelAgents": 0}}
+    market = write_marketplace(tmp_path / "market", {"broken": broken, **ITEMS})
+    assert cli(home, "marketplace", "add", str(market)).returncode == 0
+    empty_task = cli(home, "run", "repo-health", "  ")
+    assert empty_task.returncode == 2 and "task: must not be empty" in empty_task.stderr
+    broken_item = cli(home, "run", "broken@testmarket", "a task")
+    assert broken_item.returncode == 2
+    assert "marketplace.json: plugins[0].cowork.maxParallelAgents" in broken_item.stderr
+    assert json.loads(cli(home, "history", "list", "--json").stdout) == []

@@ -50,6 +50,7 @@ def test_missing_config_means_defaults(tmp_path: Path) -> None:
             "config.toml: refresh_seconds: input should be less than or equal to 10",
         ),
         ("refresh = 3\n", "config.toml: refresh: extra inputs are not permitted"),
+        ("default_backend = 'x'\n", "config.toml: default_backend: input should be 'auto'"),
         ("[pricing.opus]\ninput = 'x'\n", "config.toml: pricing.opus.input: "),
         ("refresh_seconds = \n", "config.toml: "),
     ],

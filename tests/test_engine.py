@@ -142,6 +142,20 @@ async def test_progress_and_usage_lines_are_consumed_and_priced() -> None:
     assert record.cost_usd == pytest.approx(0.033) and record.tokens.total == 3000
 
 
+async def test_usage_of_several_models_is_priced_per_model() -> None:
+    script = (
+        "echo '::usage 1000 2000 claude-sonnet-4-5'; echo '::usage 1000 0 claude-opus-4-5'; "
+        "echo '::usage 99999999999999999999 1 claude-opus-4-5'; echo '::usage -5 3'"
+    )  # the last two are impossible counts: dropped
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(solo(script)))
+    agent = record.agent("a")
+    assert agent is not None and agent.state is AgentState.SUCCEEDED
+    assert (agent.tokens.input, agent.tokens.output) == (2000, 2000)
+    # sonnet 4.5: $3 in / $15 out per million; opus 4.5: $5 in
+    assert agent.cost_usd == pytest.approx(0.033 + 0.005)
+
+
 async def test_hanging_agent_ignoring_sigterm_times_out_within_timeout_and_grace() -> None:
     req = solo("trap '' TERM; echo $$; sleep 30", timeout=0.5)
     async with running_engine() as engine:

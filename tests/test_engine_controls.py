@@ -97,6 +97,9 @@ async def test_pause_really_stops_processes_and_resume_continues() -> None:
         sid = engine.launch(request(item, plan, max_parallel=1))
         running = await until(engine, sid, lambda r: agent_line(r, "a") is not None)
         pgid = printed_pid(running)
+        with anyio.fail_after(10):  # the shell has started its child
+            while len(group_members(pgid)) < 2:
+                await anyio.sleep(0.01)
         engine.pause(sid)
         assert engine.snapshot(sid).state is S.PAUSING  # visible at once
         paused = await until(engine, sid, lambda r: r.state is S.PAUSED)

@@ -53,6 +53,15 @@ def test_bundled_first_then_added_items_start_uninstalled(paths: Paths, tmp_path
     assert not catalog.find("tool").installed
 
 
+def test_a_broken_duplicate_does_not_hide_the_valid_item(paths: Paths, tmp_path: Path) -> None:
+    manifest = {"name": "dup", "plugins": [entry("good"), entry("good") | {"source": 42}]}
+    write_raw_marketplace(tmp_path / "d", manifest, {"good": {"talk.md": agent_text("talk")}})
+    catalog = Catalog(paths)
+    catalog.add_marketplace(tmp_path / "d")
+    assert [i.available for i in catalog.items() if i.name == "good"] == [True, False]
+    assert catalog.find("good").available and catalog.find("good@dup").available
+
+
 def test_add_marketplace_persists_privately_and_once(paths: Paths, tmp_path: Path) -> None:
     folder = make_market(tmp_path / "m")
     Catalog(paths).add_marketplace(folder / ".claude-plugin" / "marketplace.json")

@@ -361,6 +361,8 @@ def test_agents_field_lists_extra_agent_files(tmp_path: Path) -> None:
         ("---\nname: x\nmodel: 4\n---\n", "model: must be a string"),
         ("---\nname: '[x'\n---\n", "name: must be letters, digits, '-', '_' or '.'"),
         ("---\nname: x\ncommand: [ls]\n---\n", "command: must be a string"),
+        ("---\nname: x\ncommand:\n---\n", "command: must not be empty"),
+        ("---\nname: x\ncommand: ''\n---\n", "command: must not be empty"),
         (
             "---\nname: x\ncommand: echo\ntimeout: -1\n---\n",
             "timeout: must be a number of seconds above 0",

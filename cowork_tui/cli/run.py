@@ -7,14 +7,15 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import anyio
 
+from ..core.config import BackendChoice
 from ..core.engine import Engine, LaunchRequest
 from ..core.errors import InputError
 from ..core.models import Item, Plan, SessionRecord, SessionState
-from ..core.planner import plan_task
+from ..core.planner import check_plannable, plan_task
 from ..core.workspace import Workspace
 
 EXIT_CODES = {SessionState.COMPLETED: 0, SessionState.FAILED: 1, SessionState.CANCELLED: 1}
@@ -52,7 +53,7 @@ def _session_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="what the agents should do")
     parser.add_argument(
         "--backend",
-        choices=["auto", "demo", "claude"],
+        choices=get_args(BackendChoice),
         default=None,
         help="runs the model agents: claude (Claude Code), demo (a simulation) or auto "
         "(claude when available); default from config, else auto",
@@ -135,6 +136,7 @@ def _request(
     workspace: Workspace, args: argparse.Namespace, cwd: Path
 ) -> tuple[LaunchRequest, str | None]:
     item = workspace.catalog.find(args.item)
+    check_plannable(item, args.task)  # bad input is refused before a session exists
     workspace.catalog.check_trust(item)
     backend, notice = workspace.resolve_backend(args.backend)
     if all(agent.kind == "command" for agent in item.agents):

@@ -119,7 +119,7 @@ def _spec(path: Path, meta: dict[str, Any], body: str) -> AgentSpec:
     model = _optional_str(meta, "model", fail)
     color = _optional_str(meta, "color", fail)
     command = _optional_str(meta, "command", fail)
-    if command is not None and not command.strip():
+    if "command" in meta and not (command or "").strip():  # `command:` alone is no model agent
         raise fail("command", "must not be empty")
     max_turns = meta.get("maxTurns")
     if max_turns is not None and (not _is_int(max_turns) or max_turns < 1):

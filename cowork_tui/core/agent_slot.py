@@ -78,12 +78,12 @@ class AgentSlot:
             known = self._get("model")
             model = known if isinstance(known, str) else None
         if cost_usd is None:
-            self._set(
-                tokens=tokens,
-                model=model,
-                cost_usd=self._prices.cost(model, tokens),
-                cost_source="pricing",
-            )
+            # each increment at the model that spent it: an agent may report several models
+            spent = _increase(self.tokens, tokens)
+            cost = self._prices.cost(model, tokens)
+            if spent is not None:
+                cost = self.cost_usd + self._prices.cost(model, spent)
+            self._set(tokens=tokens, model=model, cost_usd=cost, cost_source="pricing")
         else:
             self._set(tokens=tokens, model=model, cost_usd=cost_usd, cost_source="backend")
 
@@ -188,3 +188,10 @@ def _bounded(text: str) -> str:
     half = BoundedText(head=DOWNSTREAM_CHARS // 2, tail=DOWNSTREAM_CHARS // 2)
     half.add(text)
     return half.text()
+
+
+def _increase(before: Tokens, now: Tokens) -> Tokens | None:
+    """What `now` adds to `before`; None when a count went down (a new running total)."""
+    names = ("input", "output", "cache_read", "cache_write")
+    added = {name: getattr(now, name) - getattr(before, name) for name in names}
+    return Tokens(**added) if min(added.values()) >= 0 else None

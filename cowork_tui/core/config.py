@@ -6,6 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,11 +58,14 @@ def default_paths() -> Paths:
     )
 
 
+BackendChoice = Literal["auto", "demo", "claude"]  # for model agents; "auto": claude if it can
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     refresh_seconds: float = Field(3.0, ge=1, le=10)
-    default_backend: str = "auto"
+    default_backend: BackendChoice = "auto"
     grace_seconds: float = Field(5.0, ge=0, le=60)  # SIGTERM → SIGKILL on cancel and timeout
     bell: bool = True
     model_planner: bool = False  # let Claude plan items without a workflow (heuristic fallback)

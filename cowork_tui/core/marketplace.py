@@ -54,7 +54,11 @@ class Catalog:
         """`plugin` or `plugin@marketplace`; InputError when unknown or ambiguous."""
         items = self.items()
         name, _, market = ref.strip().partition("@")
-        found = [i for i in items if i.name == name and (not market or i.marketplace == market)]
+        unique: dict[str, Item] = {}  # a later entry of the same ref is a broken duplicate
+        for item in items:
+            if item.name == name and (not market or item.marketplace == market):
+                unique.setdefault(item.ref, item)
+        found = list(unique.values())
         if len(found) == 1:
             return found[0]
         if found:

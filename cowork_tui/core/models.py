@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -176,11 +176,14 @@ class Plan(Frozen):
 # --- usage and records -----------------------------------------------------------------
 
 
+TokenCount = Annotated[int, Field(ge=0)]
+
+
 class Tokens(Frozen):
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
+    input: TokenCount = 0
+    output: TokenCount = 0
+    cache_read: TokenCount = 0
+    cache_write: TokenCount = 0
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -96,14 +96,19 @@ _STOPWORDS = {
 }
 
 
-def plan_task(item: Item, task: str) -> Plan:
-    """The plan for `task` on `item` (InputError when it cannot be planned)."""
+def check_plannable(item: Item, task: str) -> None:
+    """InputError unless `item` can run and `task` says something."""
     if not item.available:
         raise InputError(f"{item.ref}: not available ({'; '.join(item.errors) or item.source})")
     if not item.agents:
         raise InputError(f"{item.ref}: the item has no agents to run")
     if not task.strip():
         raise InputError("task: must not be empty")
+
+
+def plan_task(item: Item, task: str) -> Plan:
+    """The plan for `task` on `item` (InputError when it cannot be planned)."""
+    check_plannable(item, task)
     if item.cowork.workflow:
         return _from_workflow(item, task)
     return _from_text(item, task.strip())

@@ -25,6 +25,7 @@ from .output import BoundedText
 
 CHUNK = 65_536
 DRAIN_SECONDS = 0.2  # after the main process exits, how long to wait for stdout to close
+MAX_REPORTED_TOKENS = 10**12  # per `::usage` line: more is a mistake (and overflows SQLite)
 _DIRECTIVE = re.compile(r"^::(progress|usage)(?:[ \t]([^\n]*))?\n", re.MULTILINE)
 _MAX_DIRECTIVE = 4096  # a "::" line longer than this is output, not a directive
 
@@ -244,8 +245,10 @@ class _DirectiveParser:
             return
         parts = args.split()
         try:
-            used = Tokens(input=int(parts[0]), output=int(parts[1]))
+            counts = int(parts[0]), int(parts[1])
         except (IndexError, ValueError):
             return  # a malformed usage line is dropped, like any directive
-        self._tokens = self._tokens + used
+        if not all(0 <= count <= MAX_REPORTED_TOKENS for count in counts):
+            return  # so is an impossible count
+        self._tokens = self._tokens + Tokens(input=counts[0], output=counts[1])
         self._reporter.usage(self._tokens, parts[2] if len(parts) > 2 else None)

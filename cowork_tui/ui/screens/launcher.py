@@ -73,8 +73,7 @@ class LauncherScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         settings = self.cowork.workspace.settings
-        known = {value for _, value in BACKENDS}
-        default = settings.default_backend if settings.default_backend in known else "auto"
+        default = settings.default_backend
         with Vertical(id="launcher"):
             yield Static(f"Launch [b]{self.item.ref}[/b]", id="launcher-title")
             yield Label("Task")
