@@ -92,7 +92,7 @@ def test_auto_picks_claude_only_with_credentials(tmp_path: Path) -> None:
     name, notice = resolve_backend("auto", {}, tmp_path)
     if sdk_installed():
         assert name == "demo" and notice is not None
-        assert "no credentials" in notice and "simulation" in notice
+        assert "no credentials" in notice and "simulated" in notice
         assert resolve_backend("auto", {"ANTHROPIC_API_KEY": "k"}, tmp_path) == ("claude", None)
         (tmp_path / ".claude").mkdir()
         (tmp_path / ".claude" / ".credentials.json").write_text("{}")

@@ -101,6 +101,7 @@ def test_parallel_cap_holds_exactly(home: Path, tmp_path: Path) -> None:
         peak = max(peak, running)
     assert peak == 2
     assert record["max_parallel"] == 2 and record["agent_count"] == 5
+    assert record["backend"] == "command"  # no model agent: nothing simulated, whatever `auto` is
 
 
 def test_max_parallel_flag_overrides_the_item(home: Path, tmp_path: Path) -> None:

@@ -86,7 +86,15 @@ async def test_failed_merge_fails_the_session() -> None:
     plan = plan_of(step("a"), step("b"), step("m", after=("a", "b"), merge=True))
     async with running_engine() as engine:
         record = await engine.wait(engine.launch(request(item, plan)))
-    assert record.state is S.FAILED and "merge" in (record.error or "")
+    assert record.state is S.FAILED and record.error == "the merge did not succeed (m FAILED)"
+
+
+async def test_skipped_merge_is_said_so() -> None:
+    item = item_of(command("a", "echo a"), command("b", "exit 3"), command("m", "cat"))
+    plan = plan_of(step("a"), step("b"), step("m", after=("a", "b"), merge=True))
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(request(item, plan)))
+    assert record.state is S.FAILED and record.error == "the merge did not succeed (m SKIPPED)"
 
 
 async def test_in_process_merge_for_command_items() -> None:

@@ -227,6 +227,22 @@ async def test_history_pages_and_shows_tasks_verbatim(workspace: FastWorkspace) 
         assert rows(table)[-1] == "20260102-000000-aaaaaa"
 
 
+async def test_session_details_scroll_from_the_keyboard(workspace: FastWorkspace) -> None:
+    many = tuple(
+        FINISHED.agents[0].model_copy(update={"subtask": f"s{n}", "output_preview": "x\n" * 9})
+        for n in range(12)
+    )
+    workspace.archive.record(FINISHED.model_copy(update={"agents": many}))
+    app = make_app(workspace, engine_factory=frozen_engine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3", "enter")
+        assert isinstance(app.screen, DetailsScreen)
+        view = app.screen.query_one("#session-details")
+        assert view.has_focus and view.max_scroll_y > 0
+        await pilot.press("end")
+        assert view.scroll_y == view.max_scroll_y
+
+
 async def test_quit_with_running_session_asks_then_interrupts(workspace: FastWorkspace) -> None:
     workspace.catalog.install("slow@testmarket", yes=True)
     item = workspace.catalog.find("slow@testmarket")
@@ -273,7 +289,10 @@ async def test_footer_offers_only_applicable_keys(workspace: FastWorkspace) -> N
         await pilot.pause()
         keys = {binding.binding.key for binding in app.active_bindings.values()}
         assert "p" not in keys and "c" not in keys  # the session ended: nothing to control
-        assert {"P", "enter", "1", "q"} <= keys  # its agents' output can still be opened
+        assert "P" not in keys and not app.screen.check_action("open_output", ())  # no agent
+        await pilot.press("tab")
+        keys = {binding.binding.key for binding in app.active_bindings.values()}
+        assert "P" not in keys and {"enter", "1", "q"} <= keys  # its output can still be opened
         await pilot.press("3")
         assert {"e", "n", "enter"} <= {b.binding.key for b in app.active_bindings.values()}
 
@@ -291,25 +310,43 @@ async def test_marketplace_footer_follows_the_highlighted_item(
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one("#items", DataTable)
 
-        async def footer_shows(ref: str, launch_and_install: bool) -> None:
+        async def footer_shows(ref: str, expected: set[str]) -> None:
             table.move_cursor(row=table.get_row_index(ref))
             for _ in range(100):  # the footer is rebuilt after a refresh
                 await pilot.pause(0.02)
                 shown = {key.key for key in app.screen.query(FooterKey)}
-                if (shown & {"l", "i"}) == ({"l", "i"} if launch_and_install else set()):
+                if shown & {"l", "i"} == expected:
                     return
             raise AssertionError(f"{ref}: the footer shows {sorted(shown)}")
 
-        await footer_shows("quick@testmarket", True)
-        await footer_shows("away@far", False)  # remote: nothing to launch or install
-        await footer_shows("slow@testmarket", True)
+        await footer_shows("quick@testmarket", {"l", "i"})
+        await footer_shows("away@far", set())  # remote: nothing to launch or install
+        await footer_shows("repo-health@cowork-tui", {"l"})  # bundled: installed for good
+        await footer_shows("slow@testmarket", {"l", "i"})
+
+
+async def test_markup_in_item_names_is_shown_as_text(
+    workspace: FastWorkspace, tmp_path: Path
+) -> None:
+    odd = {"odd[/b]x": {"agents": {"a": {"body": "Say hi."}}}}
+    workspace.catalog.add_marketplace(write_marketplace(tmp_path / "odd", odd, name="m[/i]"))
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#items", DataTable)
+        table.move_cursor(row=table.get_row_index("odd[/b]x@m[/i]"))
+        await pilot.press("l")
+        assert isinstance(app.screen, LauncherScreen)
+        assert "odd[/b]x@m[/i]" in text_of(app.screen.query_one("#launcher-title", Static))
 
 
 async def test_palette_lists_the_current_screens_actions(workspace: FastWorkspace) -> None:
     from cowork_tui.ui.commands import CoworkCommands
 
     app = make_app(workspace)
-    async with app.run_test(size=SIZE):
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#items", DataTable)
+        table.move_cursor(row=table.get_row_index("quick@testmarket"))  # bundled ones stay
+        await pilot.pause()
         provider = CoworkCommands(app.screen)
         labels = [str(hit.text) async for hit in provider.discover()]
         assert {"Launch a session", "Install or uninstall", "History", "Quit"} <= set(labels)

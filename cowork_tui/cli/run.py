@@ -138,9 +138,7 @@ def _request(
     item = workspace.catalog.find(args.item)
     check_plannable(item, args.task)  # bad input is refused before a session exists
     workspace.catalog.check_trust(item)
-    backend, notice = workspace.resolve_backend(args.backend)
-    if all(agent.kind == "command" for agent in item.agents):
-        notice = None  # no model agent: the backend does not matter
+    backend, notice = workspace.resolve_backend(args.backend, item)
     request = LaunchRequest(
         item=item,
         task=args.task,

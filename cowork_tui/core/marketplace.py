@@ -100,7 +100,7 @@ class Catalog:
     def install(self, ref: str, *, yes: bool) -> Item:
         """Install an item; one with command agents needs `yes` (the user saw its commands)."""
         item = self.find(ref)
-        if self._is_bundled(item):
+        if self.is_bundled(item):
             return item
         if not item.available:
             raise InputError(f"{item.ref}: cannot be installed: {_why_unavailable(item)}")
@@ -114,7 +114,7 @@ class Catalog:
 
     def uninstall(self, ref: str) -> Item:
         item = self.find(ref)
-        if self._is_bundled(item):
+        if self.is_bundled(item):
             raise InputError(f"{item.ref}: bundled items come installed and cannot be uninstalled")
         if item.ref not in self._install_state().records:
             raise InputError(f"{item.ref}: not installed")
@@ -124,10 +124,14 @@ class Catalog:
     def needs_confirmation(self, item: Item) -> bool:
         """Whether installing `item` runs commands the user has not confirmed yet."""
         digest = commands_hash(item)
-        if digest is None or self._is_bundled(item):
+        if digest is None or self.is_bundled(item):
             return False
         record = self._install_state().records.get(item.ref)
         return record is None or record.commands_sha256 != digest
+
+    def is_bundled(self, item: Item) -> bool:
+        """Bundled items come installed and trusted, for good."""
+        return any(m.kind == "bundled" and m.name == item.marketplace for m in self._all_loaded())
 
     def check_trust(self, item: Item) -> None:
         """Before a run: InputError unless the item's commands are the ones the user trusted."""
@@ -151,9 +155,6 @@ class Catalog:
         if self._state is None:
             self._state = InstallState(self.paths.installed_file)
         return self._state
-
-    def _is_bundled(self, item: Item) -> bool:
-        return any(m.kind == "bundled" and m.name == item.marketplace for m in self._all_loaded())
 
     def _all_loaded(self) -> list[Marketplace]:
         if self._loaded is None:

@@ -345,11 +345,13 @@ class SessionRun:
         self._set_state(S.COMPLETING)
         self._summary = self._make_summary()
         slots = list(self._slots.values())
-        merge_failed = [s.id for s in slots if s.subtask.merge and s.state is not A.SUCCEEDED]
+        unmerged = [
+            f"{s.id} {s.state}" for s in slots if s.subtask.merge and s.state is not A.SUCCEEDED
+        ]
         if not any(s.state is A.SUCCEEDED for s in slots):
             self._finish(S.FAILED, "every subtask failed")
-        elif merge_failed:
-            self._finish(S.FAILED, f"the merge ({', '.join(merge_failed)}) failed")
+        elif unmerged:  # e.g. "merge SKIPPED": an upstream agent failed
+            self._finish(S.FAILED, f"the merge did not succeed ({', '.join(unmerged)})")
         else:
             self._finish(S.COMPLETED)
 

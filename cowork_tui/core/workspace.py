@@ -54,8 +54,11 @@ class Workspace:
     def prices(self) -> PriceTable:
         return PriceTable(self.settings.pricing)
 
-    def resolve_backend(self, name: str | None) -> tuple[str, str | None]:
-        """The backend for model agents, and a notice to show when it is not the one asked for."""
+    def resolve_backend(self, name: str | None, item: Item) -> tuple[str, str | None]:
+        """The backend for the item's model agents, and a notice to show when it is not the one
+        asked for; "command" for an item of command agents only (no model, nothing simulated)."""
+        if all(agent.kind == "command" for agent in item.agents):
+            return "command", None
         return resolve_backend(name or self.settings.default_backend)
 
     def backends(self) -> dict[str, Backend]:

@@ -22,6 +22,7 @@ from .screens.history import HistoryScreen
 from .screens.marketplace import MarketplaceScreen
 from .screens.monitor import MonitorScreen
 
+SETTLE_SECONDS = 0.3  # after a control or a launch, look again: PAUSING → PAUSED and the like
 EngineFactory = Callable[[], AbstractAsyncContextManager[Engine]]
 
 
@@ -94,9 +95,10 @@ class CoworkApp(App[int]):
         try:
             session_id = self.engine.launch(request)
         except InputError as exc:
-            self.notify(str(exc), title="Cannot launch", severity="error")
+            self.notify(str(exc), title="Cannot launch", severity="error", markup=False)
             return None
         self.show_session(session_id)
+        self.set_timer(SETTLE_SECONDS, self.poll_now)  # its agents started
         return session_id
 
     def show_session(self, session_id: str) -> None:
@@ -114,8 +116,9 @@ class CoworkApp(App[int]):
         try:
             getattr(self.engine, verb)(session_id, subtask)
         except ControlError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
         self.poll_now()
+        self.set_timer(SETTLE_SECONDS, self.poll_now)  # and once it has taken effect
 
     # --- refresh: a one-shot timer re-armed after each poll -------------------------------
 
@@ -154,6 +157,7 @@ class CoworkApp(App[int]):
                     f"{record.item}: {record.state.value}{partial}",
                     title="Session ended",
                     severity="information" if record.state.value == "COMPLETED" else "warning",
+                    markup=False,
                 )
                 if self.workspace.settings.bell:
                     self.bell()

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 INSTALL_HINT = "pip install 'cowork-tui[claude]'"
-SIMULATED_NOTICE = "using the demo backend — a simulation, no real agents run"
+SIMULATED_NOTICE = "using the demo backend: model agents are simulated, no real agent runs"
 
 _KEY_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
 _PROVIDER_VARIABLES = (

@@ -23,7 +23,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.title_text, id="dialog-title")
+            yield Static(self.title_text, id="dialog-title", markup=False)
             if self.body:
                 yield Static(self.body, id="dialog-body", markup=False)
             yield Static("[b]y[/b] yes   [b]n[/b] / [b]esc[/b] no", id="dialog-keys")

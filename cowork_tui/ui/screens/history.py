@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select
@@ -43,7 +43,7 @@ def export_session(record: SessionRecord, folder: Path) -> tuple[Path, Path]:
 def export_and_tell(app: CoworkApp, session_id: str) -> None:
     record = app.workspace.archive.get(session_id)
     markdown, data = export_session(record, app.workspace.paths.data_dir / "exports")
-    app.notify(f"{markdown}\n{data}", title="Exported")
+    app.notify(f"{markdown}\n{data}", title="Exported", markup=False)
 
 
 def rerun(app: CoworkApp, session_id: str) -> None:
@@ -54,7 +54,7 @@ def rerun(app: CoworkApp, session_id: str) -> None:
         item = workspace.catalog.find(f"{record.item}@{record.marketplace}")
         workspace.catalog.check_trust(item)
     except InputError as exc:
-        app.notify(str(exc), title="Cannot re-run", severity="error")
+        app.notify(str(exc), title="Cannot re-run", severity="error", markup=False)
         return
     app.launch(
         LaunchRequest(
@@ -198,7 +198,8 @@ class DetailsScreen(Screen[None]):
 
         yield Header()
         record = self.cowork.workspace.archive.get(self.session_id)
-        yield Markdown(session_markdown(record), id="session-details")
+        with VerticalScroll(id="session-details"):  # focused: the keys scroll it
+            yield Markdown(session_markdown(record))
         yield Footer()
 
     @property

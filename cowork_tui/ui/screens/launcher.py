@@ -75,7 +75,7 @@ class LauncherScreen(ModalScreen[None]):
         settings = self.cowork.workspace.settings
         default = settings.default_backend
         with Vertical(id="launcher"):
-            yield Static(f"Launch [b]{self.item.ref}[/b]", id="launcher-title")
+            yield Static(Text.assemble("Launch ", (self.item.ref, "bold")), id="launcher-title")
             yield Label("Task")
             yield TextArea(self.task_text, id="task", show_line_numbers=False)
             with Horizontal(id="launcher-options"):
@@ -120,7 +120,7 @@ class LauncherScreen(ModalScreen[None]):
             return
         error.update("")
         backend, _ = self.cowork.workspace.resolve_backend(
-            str(self.query_one("#backend", Select).value)
+            str(self.query_one("#backend", Select).value), self.item
         )
         estimate = self.item.cowork.estimated_duration or "not given"
         cost = estimate_cost(self.item, plan, self.cowork.workspace.prices, backend)
@@ -136,9 +136,11 @@ class LauncherScreen(ModalScreen[None]):
             raise InputError("task: write what the agents should do")
         parallel = parse_parallel(self.query_one("#parallel", Input).value)
         workspace.catalog.check_trust(self.item)
-        backend, notice = workspace.resolve_backend(str(self.query_one("#backend", Select).value))
+        backend, notice = workspace.resolve_backend(
+            str(self.query_one("#backend", Select).value), self.item
+        )
         if notice:
-            self.notify(notice, severity="warning")
+            self.notify(notice, severity="warning", markup=False)
         return LaunchRequest(
             item=self.item, task=task, backend=backend, max_parallel=parallel, cwd=Path.cwd()
         )

@@ -71,11 +71,6 @@ def status_of(item: Item) -> Text:
     return Text("available")
 
 
-def actionable(item: Item | None) -> bool:
-    """Whether `l` launch and `i` install apply to this item."""
-    return item is not None and item.available
-
-
 class MarketplaceScreen(Screen[None]):
     AUTO_FOCUS = "#items"
     BINDINGS = [
@@ -132,9 +127,8 @@ class MarketplaceScreen(Screen[None]):
         for ref, item in self.items.items():
             haystack = f"{item.name} {item.marketplace} {item.description}".lower()
             if all(word in haystack for word in words):
-                table.add_row(
-                    item.name, item.marketplace, status_of(item), str(len(item.agents)), key=ref
-                )
+                names = Text(item.name), Text(item.marketplace)  # plain text, never markup
+                table.add_row(*names, status_of(item), str(len(item.agents)), key=ref)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
         self._show(self._highlighted())
@@ -154,8 +148,14 @@ class MarketplaceScreen(Screen[None]):
         else:
             details.update(item_details(item, ItemStats.for_item(item, self.stats)))
 
+    def _applies(self, item: Item | None) -> tuple[bool, bool]:
+        """Whether `l` launch and `i` install/uninstall apply to this item."""
+        if item is None or not item.available:
+            return False, False
+        return True, not self.cowork.workspace.catalog.is_bundled(item)
+
     def watch_item(self, old: Item | None, new: Item | None) -> None:
-        if actionable(old) != actionable(new):  # the footer's keys change: show the new ones
+        if self._applies(old) != self._applies(new):  # the footer's keys change: show them
             self.refresh_bindings()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -174,7 +174,8 @@ class MarketplaceScreen(Screen[None]):
         if action == "details":
             return self.item is not None
         if action in ("launch", "install"):
-            return actionable(self.item)
+            launch, install = self._applies(self.item)
+            return launch if action == "launch" else install
         if action == "clear_filter":
             return bool(self.query_one("#filter").display)
         return True
@@ -229,7 +230,7 @@ class MarketplaceScreen(Screen[None]):
         try:
             change(ref)
         except InputError as exc:
-            self.notify(str(exc), title=ref, severity="error")
+            self.notify(str(exc), title=ref, severity="error", markup=False)
             return
-        self.notify(f"{ref} {done}")
+        self.notify(f"{ref} {done}", markup=False)
         self.reload()

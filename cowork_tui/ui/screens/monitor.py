@@ -60,9 +60,9 @@ def totals_line(record: SessionRecord, now_elapsed: float | None) -> Text:
     active = sum(1 for a in record.agents if a.state.value in ("RUNNING", "PAUSED"))
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{record.item}@{record.marketplace}", "bold")
-    text.append(f"  {record.id}", "dim")
     if record.backend == "demo" and any(a.model for a in record.agents):
         text.append("  SIMULATED model agents (demo backend)", "bold yellow")
+    text.append(f"  {record.id}", "dim")
     text.append(
         f"\n{record.tokens.total:,} tokens · {fmt.cost(record.cost_usd)} · "
         f"{fmt.duration(now_elapsed)} · {active}/{len(record.agents)} agents active · "
@@ -117,8 +117,9 @@ class MonitorScreen(Screen[None]):
         self.ready = True
         table = self.query_one("#sessions", DataTable)
         table.add_column("id", key="id")
+        # states change in place: the column is as wide as the longest from the start
+        table.add_column("state", key="state", width=max(len(s.value) for s in SessionState))
         table.add_column("item", key="item")
-        table.add_column("state", key="state")
 
     def on_screen_resume(self) -> None:
         self.cowork.poll_now(force=True)
@@ -139,7 +140,7 @@ class MonitorScreen(Screen[None]):
                     table.update_cell(record.id, "state", state)
                 else:
                     # the id's random tail tells sessions apart; the header shows it whole
-                    table.add_row(record.id[-6:], record.item, state, key=record.id)
+                    table.add_row(record.id[-6:], state, Text(record.item), key=record.id)
                 self._listed[record.id] = record.state
             if self.cowork.selected_session is None and snapshots:
                 self.select(snapshots[-1].id)
@@ -195,8 +196,10 @@ class MonitorScreen(Screen[None]):
             if action == "resume_session":
                 return record.state in (SessionState.PAUSED, SessionState.PAUSING)
             return record.state is not SessionState.CANCELLING
-        if action in AGENT_VERBS:
-            return record is not None and bool(record.agents)
+        if action in AGENT_VERBS:  # on the focused agent (tab)
+            if record is None or self._focused_agent() is None:
+                return False
+            return action == "open_output" or not record.state.terminal
         return True
 
     def _focused_agent(self) -> AgentPanel | None:
