@@ -81,7 +81,8 @@ def finished(tmp_path: Path) -> SessionRecord:
         agents=(
             agent("research", AgentState.SUCCEEDED, output_path=str(out), duration_s=60.0,
                   output_preview="Full findings", tokens=Tokens(input=100, output=50),
-                  cost_usd=0.0123, model="claude-sonnet-4"),
+                  cost_usd=0.0123, model="claude-sonnet-4", cost_source="claude-cli",
+                  cost_note="Claude Code's prices; the price table's: $0.012000"),
             agent("write", AgentState.FAILED, error="writer exited with 3 | oops"),
         ),
     )  # fmt: skip

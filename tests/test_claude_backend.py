@@ -24,7 +24,7 @@ from cowork_tui.core.backends.select import claude_credentials, resolve_backend,
 from cowork_tui.core.engine import LaunchRequest
 from cowork_tui.core.model_planner import model_plan, plan_with_fallback
 from cowork_tui.core.models import AgentSpec, AgentState, Item, Plan, SessionState, Subtask, Tokens
-from cowork_tui.core.pricing import PriceTable
+from cowork_tui.core.pricing import Price, PriceTable
 from tests.engine_support import running_engine
 from tests.fake_anthropic import FakeAnthropic, Reply, Usage
 
@@ -81,9 +81,15 @@ def test_meter_counts_stream_then_trusts_the_result() -> None:
     meter.on_result(model_usage, 0.5)
     assert meter.live_tokens() == Tokens(input=10, output=8)
     assert meter.cost_usd() == 0.5
-    priced, warning = meter.cross_check(PriceTable())
-    assert priced == pytest.approx((10 * 2 + 8 * 10) / 1e6)
-    assert warning is not None and "$0.500000" in warning
+    priced = (10 * 2 + 8 * 10) / 1e6  # the price table's figure: the CLI's differs
+    assert meter.settle(PriceTable()) == (0.5, "claude-cli", f"Claude Code's prices; "
+                                          f"the price table's: ${priced:.6f}")  # fmt: skip
+    mine = PriceTable({"sonnet": Price(input=100, output=100, cache_read=1, cache_write=1)})
+    assert meter.settle(mine) == (
+        pytest.approx(18 * 100 / 1e6),
+        "pricing",
+        "config.toml prices; Claude Code's own: $0.500000",
+    )
 
 
 def test_auto_picks_claude_only_with_credentials(tmp_path: Path) -> None:
@@ -129,7 +135,6 @@ def backend(api: FakeAnthropic, tmp_path: Path) -> ClaudeBackend:
             "HOME": str(home),
             "CLAUDE_CONFIG_DIR": str(home / ".claude"),
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "CLAUDE_CODE_MAX_RETRIES": "0",
             # anything not sent to the fake API goes to a dead loopback port
             "HTTPS_PROXY": "http://127.0.0.1:9",
             "HTTP_PROXY": "http://127.0.0.1:9",
@@ -163,7 +168,7 @@ async def test_agent_succeeds_with_the_api_usage_priced_right(
     assert (tokens, model) == (expected, SONNET)
     assert cost == pytest.approx(PriceTable().cost(SONNET, expected), rel=1e-9)
     assert outcome.extra["cost_source"] == "claude-cli"
-    assert "cost_warning" not in outcome.extra
+    assert "cost_note" not in outcome.extra
     assert {"writing…", "using Read"} <= set(reporter.steps)
     assert "Reading the notes." in reporter.text and "The notes say hello." in reporter.text
 

@@ -144,6 +144,7 @@ class AgentSlot:
             self._fields["output_path"] = str(outcome.output_path)
         if "cost_source" in outcome.extra:  # the backend says whose price list it used
             self._fields["cost_source"] = outcome.extra["cost_source"]
+            self._fields["cost_note"] = outcome.extra.get("cost_note")
         self.finish(state, error, outcome.output)
 
     def upstream(self) -> Upstream:

@@ -18,7 +18,8 @@ SESSION_COLUMNS = (
 AGENT_COLUMNS = (
     "subtask", "agent", "prompt", "state", "model", "started_at", "ended_at", "duration_s",
     "tok_input", "tok_output", "tok_cache_read", "tok_cache_write", "cost_usd", "cost_source",
-    "error", "output_preview", "output_path", "progress", "step", "pgid", "pgid_started",
+    "cost_note", "error", "output_preview", "output_path", "progress", "step", "pgid",
+    "pgid_started",
 )  # fmt: skip
 _TOKENS = ("input", "output", "cache_read", "cache_write")
 
@@ -47,8 +48,8 @@ def agent_values(agent: AgentRecord) -> tuple[Any, ...]:
         agent.subtask, agent.agent, agent.prompt, agent.state.value, agent.model,
         iso(agent.started_at), iso(agent.ended_at), agent.duration_s,
         t.input, t.output, t.cache_read, t.cache_write, agent.cost_usd, agent.cost_source,
-        agent.error, agent.output_preview, agent.output_path, agent.progress, agent.step,
-        agent.pgid, agent.pgid_started,
+        agent.cost_note, agent.error, agent.output_preview, agent.output_path, agent.progress,
+        agent.step, agent.pgid, agent.pgid_started,
     )  # fmt: skip
 
 

@@ -212,7 +212,10 @@ class AgentRecord(Frozen):
     duration_s: float | None = None
     tokens: Tokens = Tokens()
     cost_usd: float = 0.0
-    cost_source: str | None = None  # "backend" (reported by the agent runtime) or "pricing"
+    # whose prices: "pricing" (our table, config.toml overrides included), "claude-cli" (Claude
+    # Code's own), "backend" (another runtime's); the note says when two figures differ
+    cost_source: str | None = None
+    cost_note: str | None = None
     error: str | None = None
     output_preview: str = ""
     output_path: str | None = None  # full output on disk
@@ -252,8 +255,12 @@ class SessionRecord(Frozen):
         return next((a for a in self.agents if a.subtask == subtask), None)
 
     def to_json(self) -> dict[str, Any]:
-        """The record of DESIGN §5 (`run --json`, `history show --json`), no live-only fields."""
-        return self.model_dump(mode="json", exclude=_LIVE_ONLY)
+        """The record of DESIGN §5 (`run --json`, `history show --json`), no live-only fields;
+        costs rounded to 1e-10 USD (0.0035712, not float sums' 0.0035711999999999996)."""
+        data = self.model_dump(mode="json", exclude=_LIVE_ONLY)
+        for part in (data, *data["agents"]):
+            part["cost_usd"] = round(part["cost_usd"], 10)
+        return data
 
 
 # fields that only matter while a session runs (or to crash recovery), left out of the JSON record

@@ -82,6 +82,9 @@ def agent_input(ctx: AgentContext) -> str:
     return "\n\n".join(parts)
 
 
+RETRIES_VARIABLE, DEFAULT_RETRIES = "CLAUDE_CODE_MAX_RETRIES", "2"  # unless the user set it
+
+
 class ClaudeBackend(Backend):
     name = "claude"
 
@@ -108,6 +111,8 @@ class ClaudeBackend(Backend):
         from claude_agent_sdk import ClaudeAgentOptions
 
         spec = ctx.spec
+        # a failing API fails the agent in seconds, not after the CLI's ten retries (minutes)
+        retries = {} if RETRIES_VARIABLE in os.environ else {RETRIES_VARIABLE: DEFAULT_RETRIES}
         return ClaudeAgentOptions(
             system_prompt=system_prompt(spec),
             tools=tool_names(spec.tools),
@@ -116,7 +121,7 @@ class ClaudeBackend(Backend):
             model=model_option(spec.model, self.default_model),
             max_turns=spec.max_turns,
             cwd=str(ctx.cwd),
-            env=self.env,
+            env=retries | self.env,
             cli_path=self.cli_path,
             include_partial_messages=True,
             setting_sources=["user"],  # never the project's settings: they can run hooks
@@ -259,7 +264,8 @@ class ClaudeRun(AgentRun):
         elif isinstance(message, ResultMessage):
             self._session_id = message.session_id or self._session_id
             self._meter.on_result(message.model_usage, message.total_cost_usd)
-            self._reporter.usage(self._meter.tokens(), self._model_name(), self._meter.cost_usd())
+            cost, _, _ = self._meter.settle(self._backend.prices)
+            self._reporter.usage(self._meter.tokens(), self._model_name(), cost)
             return message
         return None
 
@@ -293,12 +299,9 @@ class ClaudeRun(AgentRun):
 
     def _outcome(self, *, ok: bool, output: str = "", error: str | None = None) -> AgentOutcome:
         extra = {"model_usage": self._meter.describe()}
-        cost = self._meter.cost_usd()
-        priced, warning = self._meter.cross_check(self._backend.prices)
-        extra["cost_source"] = "claude-cli" if cost is not None else "pricing"
-        extra["cost_pricing_usd"] = f"{priced:.6f}"
-        if warning:
-            extra["cost_warning"] = warning
+        _, extra["cost_source"], note = self._meter.settle(self._backend.prices)
+        if note:
+            extra["cost_note"] = note
         if self._session_id:
             extra["claude_session_id"] = self._session_id
         if not output and not ok:

@@ -4,8 +4,8 @@ Live figures come from the API's stream events (`message_start` carries the inpu
 tokens, `message_delta` the output so far). The final figures come from the CLI's result
 message: `modelUsage` per model and `total_cost_usd`, both cumulative for the CLI process, so
 a conversation paused and continued in the same process is counted once, interrupted turns
-included. The CLI's cost is
-the one recorded ("claude-cli"); our price table cross-checks it.
+included. The CLI's cost is the one recorded ("claude-cli"), our price table cross-checks it;
+prices the user set in config.toml win over both.
 """
 
 from __future__ import annotations
@@ -111,16 +111,20 @@ class UsageMeter:
             return preferred
         return max(usage, key=lambda m: usage[m].cost_usd or 0.0, default=preferred)
 
-    def cross_check(self, prices: PriceTable) -> tuple[float, str | None]:
-        """Our price table's cost, and a warning when it differs from the CLI's by > 1%."""
-        priced = sum(prices.cost(model, u.tokens) for model, u in self.per_model().items())
+    def settle(self, prices: PriceTable) -> tuple[float, str, str | None]:
+        """The cost to record, whose figure it is ("claude-cli" or "pricing"), and a note when
+        the CLI's figure and our price table's differ: the CLI's wins, unless the user priced
+        one of the models in config.toml."""
+        usage = self.per_model()
+        priced = sum(prices.cost(model, u.tokens) for model, u in usage.items())
         cli = self.cost_usd()
-        if cli is None or abs(cli - priced) <= COST_TOLERANCE * max(abs(cli), abs(priced)):
-            return priced, None
-        return priced, (
-            f"cost differs from the price table: Claude Code says ${cli:.6f}, "
-            f"the price table ${priced:.6f} (Claude Code's figure is recorded)"
-        )
+        if cli is None:
+            return priced, "pricing", None
+        if any(prices.overridden(model) for model in usage):
+            return priced, "pricing", f"config.toml prices; Claude Code's own: ${cli:.6f}"
+        if abs(cli - priced) <= COST_TOLERANCE * max(abs(cli), abs(priced)):
+            return cli, "claude-cli", None
+        return cli, "claude-cli", f"Claude Code's prices; the price table's: ${priced:.6f}"
 
     def describe(self) -> str:
         """Per-model usage as JSON, for the agent's record."""
