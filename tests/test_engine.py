@@ -192,6 +192,14 @@ async def test_grandchild_holding_stdout_does_not_hang_the_agent() -> None:
     assert gone(int(agent.output_preview)) and agent.pgid and not group_members(agent.pgid)
 
 
+async def test_a_process_that_left_its_group_does_not_outlive_the_session() -> None:
+    async with running_engine() as engine:
+        record = await engine.wait(engine.launch(solo("setsid sleep 30 & echo $!")))
+    agent = record.agent("a")
+    assert agent is not None and agent.state is A.SUCCEEDED
+    assert gone(int(agent.output_preview))
+
+
 @pytest.mark.parametrize(
     ("script", "lines"),
     [

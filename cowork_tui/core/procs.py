@@ -5,9 +5,13 @@ Shared by the command backend (pause/stop) and crash recovery (kill what a dead 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+from pathlib import Path
 
+_SESSION_ENV = b"COWORK_SESSION_ID="  # the command backend sets it for every agent
+_PROC = Path("/proc")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -94,3 +98,23 @@ def kill_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def session_processes(session_id: str) -> list[int]:
+    """Live processes whose environment names this session (ours only: others are unreadable)."""
+    wanted = _SESSION_ENV + session_id.encode()
+    found = []
+    for entry in _PROC.glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if wanted in environ.split(b"\0") and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def kill_session_processes(session_id: str) -> None:
+    for pid in session_processes(session_id):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)

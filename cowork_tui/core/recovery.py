@@ -12,23 +12,24 @@ recorded, and descendants that left their group.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sqlite3
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from .archive_index import index_finished
 from .events import SessionEvent
 from .models import AGENT_TERMINAL, SESSION_TERMINAL
-from .procs import group_members, is_same_process, kill_group, process_start_time
+from .procs import (
+    group_members,
+    is_same_process,
+    kill_group,
+    kill_session_processes,
+    process_start_time,
+)
 
 STALE_SECONDS = 60.0  # without /proc: an owner silent this long is gone
 _SLACK_SECONDS = 15.0  # a group member may start this long after the owner's last heartbeat
-_SESSION_ENV = b"COWORK_SESSION_ID="
-_PROC = Path("/proc")
 _LIVE_SESSION = f"state NOT IN {tuple(sorted(s.value for s in SESSION_TERMINAL))!r}"
 _LIVE_AGENT = f"state NOT IN {tuple(sorted(s.value for s in AGENT_TERMINAL))!r}"
 
@@ -60,26 +61,6 @@ def kill_orphan_group(pgid: int, started: float, owner_last_seen: float) -> bool
         if member_started is not None and started <= member_started <= latest:
             return kill_group(pgid)
     return False
-
-
-def session_processes(session_id: str) -> list[int]:
-    """Live processes whose environment names this session (ours only: others are unreadable)."""
-    wanted = _SESSION_ENV + session_id.encode()
-    found = []
-    for entry in _PROC.glob("[0-9]*"):
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if wanted in environ.split(b"\0") and int(entry.name) != os.getpid():
-            found.append(int(entry.name))
-    return found
-
-
-def kill_session_processes(session_id: str) -> None:
-    for pid in session_processes(session_id):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def interrupt_orphans(conn: sqlite3.Connection, reason: str) -> list[str]:

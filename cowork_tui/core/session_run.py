@@ -33,6 +33,7 @@ from .models import (
 from .plan_check import check_plan
 from .planner import MERGE_AGENT
 from .pricing import PriceTable
+from .procs import kill_session_processes
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ class SessionRun:
         finally:
             for slot in self._slots.values():
                 slot.close()
+            # nothing of it outlives the session: not even what left its agent's process group
+            kill_session_processes(self.id)
             self.done.set()
 
     async def _run(self) -> None:

@@ -85,6 +85,8 @@ class CommandRun(AgentRun):
         self._parser.flush(self._output)
         if self._stopping:
             await self._stopped.wait()
+        with anyio.CancelScope(shield=True):
+            await self._process.aclose()  # its pipes, which an escaped grandchild may hold
         if code == 0:
             return AgentOutcome(ok=True, output=self._output.text())
         return AgentOutcome(ok=False, output=self._output.text(), error=self._describe_exit(code))
