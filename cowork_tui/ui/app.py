@@ -141,7 +141,7 @@ class CoworkApp(App[int]):
             self._announce_ended(snapshots, quiet=self._polled_version < 0)
         self._polled_version = version
         running = any(not s.state.terminal for s in snapshots)
-        monitor = self.screen
+        monitor = self.screen_stack[-1] if self.screen_stack else None  # none while closing
         if (changed or running or force) and isinstance(monitor, MonitorScreen) and monitor.ready:
             monitor.show(snapshots)
 

@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from ...core.archive import ItemStats
+from ...core.archive import MIN_STATS_SESSIONS, ItemStats
 from ...core.errors import InputError
 from ...core.marketplace import describe_commands
 from ...core.models import Item
@@ -46,7 +46,7 @@ def item_details(item: Item, stats: ItemStats | None) -> Text:
         text.append(f" workflow: {len(defaults.workflow)} steps\n")
     text.append("\nStatistics", "bold underline")
     if stats is None:
-        text.append("\n none published, no local history yet\n", "dim")
+        text.append(f"\n none published; local ones after {MIN_STATS_SESSIONS} sessions\n", "dim")
     else:
         source = (
             f"from local history, {stats.sessions} sessions"
