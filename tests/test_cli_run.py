@@ -16,6 +16,7 @@ import pytest
 from rich.console import Console
 
 from cowork_tui.cli.progress import progress_table
+from cowork_tui.cli.run import describe_result
 
 from .marketplaces import cli, prepared_home, write_marketplace
 from .ui_fixtures import RUNNING
@@ -241,3 +242,10 @@ def test_invalid_input_exits_2_before_any_session(tmp_path: Path) -> None:
     assert broken_item.returncode == 2
     assert "marketplace.json: plugins[0].cowork.maxParallelAgents" in broken_item.stderr
     assert json.loads(cli(home, "history", "list", "--json").stdout) == []
+
+
+def test_the_printed_result_cannot_drive_the_terminal() -> None:
+    record = RUNNING.model_copy(update={"summary": "done\x1b[2J\x1b]0;pwned\x07\ttab\nnext"})
+    text = describe_result(record)
+    assert "\x1b" not in text and "\x07" not in text
+    assert text.endswith("done[2J]0;pwned\ttab\nnext")

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.models import SessionRecord
+from ..core.report import printable
 
 
 class LiveProgress:
@@ -49,7 +50,7 @@ def progress_table(record: SessionRecord) -> Table:
             Text(agent.agent),
             agent.state,
             progress,
-            Text(agent.step),
+            Text(printable(agent.step)),
             f"{agent.tokens.total:,}",
             f"${agent.cost_usd:.4f}",
         )

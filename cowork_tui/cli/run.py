@@ -16,6 +16,7 @@ from ..core.engine import Engine, LaunchRequest
 from ..core.errors import InputError
 from ..core.models import Item, Plan, SessionRecord, SessionState
 from ..core.planner import check_plannable, plan_task
+from ..core.report import printable
 from ..core.workspace import Workspace
 
 EXIT_CODES = {SessionState.COMPLETED: 0, SessionState.FAILED: 1, SessionState.CANCELLED: 1}
@@ -199,4 +200,4 @@ def describe_result(record: SessionRecord) -> str:
         lines.append(f"  {agent.subtask:<20} {agent.state:<11} {agent.agent}{detail}")
     if record.summary:
         lines += ["", record.summary]
-    return "\n".join(lines)
+    return printable("\n".join(lines))

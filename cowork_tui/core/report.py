@@ -26,6 +26,14 @@ def _tokens(tokens: Tokens) -> str:
     )
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # all but tab and newline
+
+
+def printable(text: str) -> str:
+    """`text` without control characters: agent output cannot drive the user's terminal."""
+    return _CONTROL.sub("", text)
+
+
 def one_line(text: str, width: int) -> str:
     """`text` on one line (whitespace runs made single spaces), cut to `width` with "…"."""
     line = " ".join(text.split())
