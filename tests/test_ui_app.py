@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Log, Markdown, Static, TextArea
+from textual.widgets import DataTable, Input, Log, Markdown, Select, Static, TextArea
 from textual.widgets._footer import FooterKey
 
 from cowork_tui.core.engine import LaunchRequest
@@ -225,6 +225,25 @@ async def test_history_pages_and_shows_tasks_verbatim(workspace: FastWorkspace) 
         await pilot.pause()
         assert table.row_count == count
         assert rows(table)[-1] == "20260102-000000-aaaaaa"
+
+
+async def test_history_state_filter(workspace: FastWorkspace) -> None:
+    workspace.archive.record(FINISHED)
+    failed = FINISHED.model_copy(
+        update={"id": "20260102-030100-bad000", "state": SessionState.FAILED}
+    )
+    workspace.archive.record(failed)
+    app = make_app(workspace, engine_factory=frozen_engine())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        table = app.screen.query_one("#history", DataTable)
+        assert rows(table) == [failed.id, FINISHED.id]
+        app.screen.query_one("#state-filter", Select).value = "FAILED"
+        await pilot.pause()
+        assert rows(table) == [failed.id]
+        app.screen.query_one("#state-filter", Select).clear()
+        await pilot.pause()
+        assert rows(table) == [failed.id, FINISHED.id]
 
 
 async def test_session_details_scroll_from_the_keyboard(workspace: FastWorkspace) -> None:
