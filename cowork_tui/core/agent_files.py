@@ -30,6 +30,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 _KEY_LINE = re.compile(r"^([A-Za-z][\w-]*):(?:[ \t]+(.*))?$")
 _HANDLER = YAMLHandler()
 # what PyYAML raises on bad input (ValueError: impossible dates like 2001-02-30)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
 _YAML_ERRORS = (yaml.YAMLError, ValueError, RecursionError)
 
 
@@ -58,7 +59,7 @@ def _split(path: Path, text: str) -> tuple[dict[str, Any], str, list[str]]:
     except ValueError:
         raise AgentFileError(f"{path}: frontmatter: not closed by a '---' line") from None
     try:
-        meta = yaml.safe_load(front)
+        meta = yaml.load(front, Loader=_SAFE_LOADER)
     except _YAML_ERRORS as exc:
         problem = str(exc).splitlines()[0]
         meta = _read_leniently(front)
