@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker
 
 from ..core.engine import Engine, LaunchRequest
@@ -18,7 +19,6 @@ from ..core.models import SessionRecord
 from ..core.workspace import Workspace
 from .commands import CoworkCommands
 from .screens.confirm import ConfirmScreen
-from .screens.history import HistoryScreen
 from .screens.marketplace import MarketplaceScreen
 from .screens.monitor import MonitorScreen
 
@@ -30,10 +30,16 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def history_screen() -> Screen[None]:
+    from .screens.history import HistoryScreen  # loads on first use: a faster start
+
+    return HistoryScreen()
+
+
 class CoworkApp(App[int]):
     TITLE = "cowork-tui"
     CSS_PATH = "app.tcss"
-    MODES = {"marketplace": MarketplaceScreen, "sessions": MonitorScreen, "history": HistoryScreen}
+    MODES = {"marketplace": MarketplaceScreen, "sessions": MonitorScreen, "history": history_screen}
     COMMANDS = App.COMMANDS | {CoworkCommands}
     BINDINGS = [
         Binding("1", "switch_mode('marketplace')", "Marketplace"),

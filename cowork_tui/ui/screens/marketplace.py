@@ -18,7 +18,6 @@ from ...core.errors import InputError
 from ...core.marketplace import describe_commands
 from ...core.models import Item
 from .confirm import ConfirmScreen
-from .launcher import LauncherScreen
 
 if TYPE_CHECKING:
     from ..app import CoworkApp
@@ -196,6 +195,8 @@ class MarketplaceScreen(Screen[None]):
 
     def action_launch(self) -> None:
         if self.item is not None:
+            from .launcher import LauncherScreen  # loads on first use: a faster start
+
             self.app.push_screen(LauncherScreen(self.item))
 
     def action_install(self) -> None:
