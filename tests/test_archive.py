@@ -292,6 +292,19 @@ def test_migration_from_v1_keeps_everything_and_indexes_it(tmp_path: Path) -> No
     assert Archive(path).get("s-running").state is SessionState.RUNNING  # reopening: no-op
 
 
+def test_migration_to_v3_makes_negative_token_counts_zero(tmp_path: Path) -> None:
+    path = tmp_path / "archive.sqlite3"
+    shutil.copy(FIXTURES / "archive_v1.sqlite3", path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE agents SET tok_input = -500 WHERE subtask = 'research'")
+    conn.execute("UPDATE sessions SET tok_input = tok_input - 10000")
+    conn.commit()
+    record = Archive(path).get("s-finished")  # would not validate with a negative count
+    research = record.agent("research")
+    assert research is not None and research.tokens.input == 0
+    assert record.tokens.input == 0
+
+
 def test_failed_migration_leaves_the_old_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

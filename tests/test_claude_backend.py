@@ -85,11 +85,11 @@ def test_meter_counts_stream_then_trusts_the_result() -> None:
     assert meter.settle(PriceTable()) == (0.5, "claude-cli", f"Claude Code's prices; "
                                           f"the price table's: ${priced:.6f}")  # fmt: skip
     mine = PriceTable({"sonnet": Price(input=100, output=100, cache_read=1, cache_write=1)})
-    assert meter.settle(mine) == (
-        pytest.approx(18 * 100 / 1e6),
-        "pricing",
-        "config.toml prices; Claude Code's own: $0.500000",
-    )
+    note = f"config.toml prices for {SONNET}; Claude Code's own: $0.500000"
+    assert meter.settle(mine) == (pytest.approx(18 * 100 / 1e6), "pricing", note)
+    both = {SONNET: {"inputTokens": 10, "costUSD": 0.5}, "claude-haiku-5-5": {"costUSD": 0.25}}
+    meter.on_result(both, 0.75)  # only sonnet is the user's: haiku keeps Claude Code's cost
+    assert meter.settle(mine)[0] == pytest.approx(10 * 100 / 1e6 + 0.25)
 
 
 def test_auto_picks_claude_only_with_credentials(tmp_path: Path) -> None:

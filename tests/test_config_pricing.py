@@ -23,6 +23,13 @@ def test_tiers_and_legacy_models_are_priced() -> None:
     assert prices.cost("local-command", million) == 0.0
 
 
+def test_overrides_match_models_whatever_their_case() -> None:
+    mine = Price(input=1, output=2, cache_read=0, cache_write=0)
+    table = PriceTable({"Claude-Sonnet-4": mine})
+    assert table.price("claude-sonnet-4-5") == mine and table.overridden("claude-sonnet-4-5")
+    assert not table.overridden("claude-opus-4-5") and table.price("claude-opus-4-5") != mine
+
+
 def test_config_overrides_prices(tmp_path: Path) -> None:
     paths = Paths(config_dir=tmp_path, data_dir=tmp_path)
     paths.config_file.write_text(

@@ -200,6 +200,17 @@ async def test_a_process_that_left_its_group_does_not_outlive_the_session() -> N
     assert gone(int(agent.output_preview))
 
 
+async def test_an_escaped_process_gets_sigterm_first(tmp_path: Path) -> None:
+    flag = tmp_path / "terminated"
+    daemon = f"trap 'touch {flag}; exit' TERM; while :; do sleep 0.05; done"
+    async with running_engine() as engine:
+        # the agent waits until its child has left the group: then only the session's end can
+        await engine.wait(
+            engine.launch(solo(f'setsid sh -c "{daemon}" >/dev/null 2>&1 & sleep 0.5'))
+        )
+    assert flag.exists()  # it could clean up
+
+
 @pytest.mark.parametrize(
     ("script", "lines"),
     [

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Input, Log, Markdown, Select, Static, Tex
 from textual.widgets._footer import FooterKey
 
 from cowork_tui.core.engine import LaunchRequest
-from cowork_tui.core.models import AgentState, SessionState
+from cowork_tui.core.models import AgentState, SessionRecord, SessionState
 from cowork_tui.core.procs import process_state
 from cowork_tui.ui.screens.confirm import ConfirmScreen
 from cowork_tui.ui.screens.help import HelpScreen
@@ -210,21 +210,27 @@ async def test_history_search_details_export_rerun(workspace: FastWorkspace) -> 
 
 
 async def test_history_pages_and_shows_tasks_verbatim(workspace: FastWorkspace) -> None:
+    def session(n: int) -> SessionRecord:
+        return FINISHED.model_copy(update={"id": f"20260102-{n:06d}-aa", "task": f"[b]task {n}"})
+
     count = PAGE + 5
-    for n in range(count):  # ids sort by start time: the newest is shown first
-        workspace.archive.record(
-            FINISHED.model_copy(update={"id": f"20260102-{n:06d}-aaaaaa", "task": f"[b]task {n}"})
-        )
+    for n in range(count):  # the newest is shown first
+        workspace.archive.record(session(n))
     app = make_app(workspace, engine_factory=frozen_engine())
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("3")
         table = app.screen.query_one("#history", DataTable)
         assert table.row_count == PAGE
         assert f"[b]task {count - 1}" in table.render_line(1).text  # text, not markup
+        workspace.archive.record(session(count))  # one more: the pages shift by one
         await pilot.press("ctrl+end")  # onto the last row: the next page comes
         await pilot.pause()
-        assert table.row_count == count
-        assert rows(table)[-1] == "20260102-000000-aaaaaa"
+        assert rows(table)[-1] == "20260102-000000-aa" and len(set(rows(table))) == count
+        await pilot.press("1", "3")  # back again: the newest is there too, as many rows
+        assert table.row_count == count and rows(table)[0] == f"20260102-{count:06d}-aa"
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert table.row_count == count + 1
 
 
 async def test_history_state_filter(workspace: FastWorkspace) -> None:

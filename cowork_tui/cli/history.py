@@ -7,7 +7,7 @@ import json
 
 from ..core.archive import SessionSummary
 from ..core.events import SessionEvent
-from ..core.report import one_line, session_markdown
+from ..core.report import one_line, printable, session_markdown
 from ..core.workspace import Workspace
 from .run import describe_result
 
@@ -57,10 +57,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
     elif args.markdown:
-        print(session_markdown(record))
+        print(printable(session_markdown(record)))
     else:
         print(describe_result(record))
-        print(describe_events(archive.events(record.id)))
+        print(printable(describe_events(archive.events(record.id))))
     return 0
 
 

@@ -148,9 +148,16 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
+TOKEN_COLUMNS = ("tok_input", "tok_output", "tok_cache_read", "tok_cache_write")
+
+
 def _v3(conn: sqlite3.Connection) -> None:
-    """An agent's cost note: when Claude Code's cost and the price table's differ."""
+    """An agent's cost note: when Claude Code's cost and the price table's differ. Token counts
+    below zero (an agent could report them before v3) become zero: a count is never negative."""
     conn.execute("ALTER TABLE agents ADD COLUMN cost_note TEXT")
+    counts = ", ".join(f"{c} = max({c}, 0)" for c in TOKEN_COLUMNS)
+    for table in ("agents", "sessions"):
+        conn.execute(f"UPDATE {table} SET {counts} WHERE min({', '.join(TOKEN_COLUMNS)}) < 0")
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)

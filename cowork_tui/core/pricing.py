@@ -48,9 +48,10 @@ class PriceTable:
     def __init__(self, overrides: dict[str, Price] | None = None) -> None:
         # the user's keys first, then ours; longest key first within each, so that
         # "claude-opus-4-1" wins over "opus" and a user's "sonnet" wins over our "claude-sonnet-5-5"
-        self._overrides = tuple(key.lower() for key in overrides or {})
+        mine = {key.lower(): price for key, price in (overrides or {}).items()}
+        self._overrides = tuple(mine)
         self._prices = [
-            *sorted((overrides or {}).items(), key=lambda kv: len(kv[0]), reverse=True),
+            *sorted(mine.items(), key=lambda kv: len(kv[0]), reverse=True),
             *sorted(LIST_PRICES.items(), key=lambda kv: len(kv[0]), reverse=True),
         ]
 

@@ -114,7 +114,11 @@ def session_processes(session_id: str) -> list[int]:
     return found
 
 
-def kill_session_processes(session_id: str) -> None:
-    for pid in session_processes(session_id):
+def signal_processes(pids: list[int], sig: int) -> None:
+    for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, sig)
+
+
+def kill_session_processes(session_id: str) -> None:
+    signal_processes(session_processes(session_id), signal.SIGKILL)

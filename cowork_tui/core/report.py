@@ -26,7 +26,7 @@ def _tokens(tokens: Tokens) -> str:
     )
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # all but tab and newline
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 (but tab, newline), DEL, C1
 
 
 def printable(text: str) -> str:

@@ -8,6 +8,7 @@ Everything here runs on the engine's event loop. Controls (`pause`, `resume`, `c
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from .models import (
 from .plan_check import check_plan
 from .planner import MERGE_AGENT
 from .pricing import PriceTable
-from .procs import kill_session_processes
+from .procs import all_gone, session_processes, signal_processes
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +155,22 @@ class SessionRun:
         finally:
             for slot in self._slots.values():
                 slot.close()
-            # nothing of it outlives the session: not even what left its agent's process group
-            kill_session_processes(self.id)
+            with anyio.CancelScope(shield=True):
+                await self._end_escaped_processes()
             self.done.set()
+
+    async def _end_escaped_processes(self) -> None:
+        """Nothing outlives the session, not even what left its agent's process group (found
+        by COWORK_SESSION_ID): SIGTERM, the grace period, then SIGKILL."""
+        pids = await anyio.to_thread.run_sync(session_processes, self.id)
+        if not pids:
+            return
+        signal_processes(pids, signal.SIGTERM)
+        with anyio.move_on_after(self._setup.grace_seconds):
+            while not all_gone(pids):
+                await anyio.sleep(0.02)
+        left = await anyio.to_thread.run_sync(session_processes, self.id)  # not a reused pid
+        signal_processes(left, signal.SIGKILL)
 
     async def _run(self) -> None:
         if self._state.terminal:

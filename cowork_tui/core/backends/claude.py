@@ -121,7 +121,8 @@ class ClaudeBackend(Backend):
             model=model_option(spec.model, self.default_model),
             max_turns=spec.max_turns,
             cwd=str(ctx.cwd),
-            env=retries | self.env,
+            # the session's id marks the CLI and its tools' processes: none outlives the session
+            env=retries | self.env | {"COWORK_SESSION_ID": ctx.session_id},
             cli_path=self.cli_path,
             include_partial_messages=True,
             setting_sources=["user"],  # never the project's settings: they can run hooks

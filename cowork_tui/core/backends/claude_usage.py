@@ -113,15 +113,24 @@ class UsageMeter:
 
     def settle(self, prices: PriceTable) -> tuple[float, str, str | None]:
         """The cost to record, whose figure it is ("claude-cli" or "pricing"), and a note when
-        the CLI's figure and our price table's differ: the CLI's wins, unless the user priced
-        one of the models in config.toml."""
+        the CLI's figure and our price table's differ: the CLI's wins, but for the models the
+        user priced in config.toml."""
         usage = self.per_model()
         priced = sum(prices.cost(model, u.tokens) for model, u in usage.items())
         cli = self.cost_usd()
         if cli is None:
             return priced, "pricing", None
-        if any(prices.overridden(model) for model in usage):
-            return priced, "pricing", f"config.toml prices; Claude Code's own: ${cli:.6f}"
+        if mine := [model for model in usage if prices.overridden(model)]:
+            cost = sum(
+                u.cost_usd if model not in mine and u.cost_usd is not None
+                else prices.cost(model, u.tokens)
+                for model, u in usage.items()
+            )  # fmt: skip
+            return (
+                cost,
+                "pricing",
+                (f"config.toml prices for {', '.join(mine)}; Claude Code's own: ${cli:.6f}"),
+            )
         if abs(cli - priced) <= COST_TOLERANCE * max(abs(cli), abs(priced)):
             return cli, "claude-cli", None
         return cli, "claude-cli", f"Claude Code's prices; the price table's: ${priced:.6f}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, cast, get_args
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select
 
 from ...core.archive import SessionSummary
+from ...core.config import BackendChoice
 from ...core.engine import LaunchRequest
 from ...core.errors import InputError
 from ...core.models import SessionRecord, SessionState
@@ -56,11 +57,13 @@ def rerun(app: CoworkApp, session_id: str) -> None:
     except InputError as exc:
         app.notify(str(exc), title="Cannot re-run", severity="error", markup=False)
         return
+    asked = record.backend if record.backend in get_args(BackendChoice) else None
+    backend, _ = workspace.resolve_backend(asked, item)  # the item may have changed since
     app.launch(
         LaunchRequest(
             item=item,
             task=record.task,
-            backend=record.backend,
+            backend=backend,
             max_parallel=record.max_parallel,
             cwd=Path(record.cwd),
         )
@@ -92,6 +95,7 @@ class HistoryScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._rows: list[SessionSummary] = []  # what the table shows, newest first
+        self._more = False  # the archive may hold more rows than these
         table = self.query_one("#history", DataTable)
         table.add_columns("session", "item", "state", "started", "duration", "agents", "cost",
                           "task")  # fmt: skip
@@ -110,16 +114,21 @@ class HistoryScreen(Screen[None]):
         )
 
     def reload(self) -> None:
-        rows = self._query(max(PAGE, len(self._rows)))
+        wanted = max(PAGE, len(self._rows))
+        rows = self._query(wanted)
         if rows == self._rows:  # unchanged: keep the table and its cursor
             return
         self.query_one("#history", DataTable).clear()
         self._rows = []
-        self._add(rows)
+        self._add(rows, more=len(rows) == wanted)
         self.selected = self._highlighted()
 
-    def _add(self, rows: list[SessionSummary]) -> None:
+    def _add(self, rows: list[SessionSummary], more: bool) -> None:
+        """Append rows not shown yet (sessions that began since shift the pages by as many)."""
+        self._more = more
         table = self.query_one("#history", DataTable)
+        shown = {row.id for row in self._rows}
+        rows = [row for row in rows if row.id not in shown]
         for row in rows:
             state_text = Text(row.state.value + (" partial" if row.partial else ""),
                               SESSION_STYLE.get(row.state, ""))  # fmt: skip
@@ -142,8 +151,9 @@ class HistoryScreen(Screen[None]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.selected = event.row_key.value
-        if event.cursor_row == len(self._rows) - 1 and len(self._rows) % PAGE == 0:
-            self._add(self._query(PAGE, offset=len(self._rows)))  # the last row: the next page
+        if event.cursor_row == len(self._rows) - 1 and self._more:  # the last row: the next page
+            page = self._query(PAGE, offset=len(self._rows))
+            self._add(page, more=len(page) == PAGE)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_details()
