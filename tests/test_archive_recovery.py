@@ -18,7 +18,7 @@ import pytest
 
 from cowork_tui.core.archive import Archive
 from cowork_tui.core.models import AgentState, SessionState
-from cowork_tui.core.procs import group_members, process_start_time
+from cowork_tui.core.procs import group_members, is_same_process, process_start_time
 
 ROOT = Path(__file__).parent.parent
 
@@ -176,3 +176,15 @@ def test_paused_group_is_killed(tmp_path: Path) -> None:
     assert Archive(path).recover() == ["paused"]
     assert group.wait(timeout=10) == -signal.SIGKILL
     assert wait_gone(group.pid)
+
+
+def test_a_dead_owner_not_yet_reaped_is_dead() -> None:
+    child = subprocess.Popen(["sleep", "0.2"])
+    started = process_start_time(child.pid)
+    assert started is not None and is_same_process(child.pid, started)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)  # it exited; not reaped yet: a zombie
+    assert not is_same_process(child.pid, started)
+    child.wait()

@@ -139,7 +139,10 @@ def test_agent_ignoring_sigterm_times_out_within_timeout_and_grace(
     assert code == 3
 
 
-def test_sigint_cancels_and_leaves_no_grandchild(home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP], ids=["SIGINT", "SIGHUP"])
+def test_signal_cancels_and_leaves_no_grandchild(
+    home: Path, tmp_path: Path, signum: signal.Signals
+) -> None:
     env = os.environ | {"COWORK_TUI_HOME": str(home)}
     proc = subprocess.Popen(
         [
@@ -163,7 +166,7 @@ def test_sigint_cancels_and_leaves_no_grandchild(home: Path, tmp_path: Path) -> 
     while len(pids_file.read_text().split() if pids_file.exists() else []) < 4:
         assert time.monotonic() < deadline, "agent never started"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert json.loads(out)["state"] == "CANCELLED"

@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import sys
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, get_args
 
@@ -153,14 +154,17 @@ def _request(
 async def _run_session(
     workspace: Workspace, request: LaunchRequest, quiet: bool
 ) -> tuple[SessionRecord, bool]:
-    """Run one session to its end; SIGINT/SIGTERM cancel it. Returns (record, signalled)."""
+    """Run one session to its end; SIGINT/SIGTERM (and SIGHUP: the terminal closed) cancel it.
+    Returns (record, signalled)."""
     signalled = False
     async with workspace.engine() as engine, anyio.create_task_group() as tg:
         session_id = engine.launch(request)
 
         async def on_signals() -> None:
             nonlocal signalled
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            with anyio.open_signal_receiver(
+                signal.SIGINT, signal.SIGTERM, signal.SIGHUP
+            ) as signals:
                 async for signum in signals:
                     signalled = True
                     name = signal.Signals(signum).name
@@ -178,7 +182,7 @@ async def _run_session(
 async def _show_progress(engine: Engine, session_id: str) -> None:
     from .progress import LiveProgress
 
-    with LiveProgress() as live:
+    with suppress(OSError), LiveProgress() as live:  # OSError: the terminal is gone
         version = -1
         while True:
             record = engine.snapshot(session_id)

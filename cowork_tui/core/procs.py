@@ -49,9 +49,12 @@ def _stop_pending(pid: int) -> bool:
 
 
 def is_same_process(pid: int, started: float) -> bool:
-    """The process `pid` is still the one that started at `started` (not a reused pid)."""
+    """The process `pid` is still the one that started at `started` (not a reused pid), and
+    alive: a zombie (dead, its parent has not reaped it yet) is not."""
     now = process_start_time(pid)
-    return now is not None and abs(now - started) < 1.5 / _CLOCK_TICKS
+    if now is None or process_state(pid) == "Z":
+        return False
+    return abs(now - started) < 1.5 / _CLOCK_TICKS
 
 
 def group_states(pgid: int, *, after_leader: bool = False) -> dict[int, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -77,10 +78,10 @@ class CoworkApp(App[int]):
         self.switch_mode("sessions" if self._launch else "marketplace")
         self._engine_worker = self.run_worker(self._run_engine(), name="engine", exit_on_error=True)
         if self.handle_signals:
-            # SIGHUP (terminal closed), SIGTERM: interrupt the sessions cleanly, then exit
+            # SIGTERM, SIGHUP (the terminal closed): interrupt the sessions cleanly, then exit
             loop = asyncio.get_running_loop()
-            for signum in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(signum, lambda: self.run_worker(self.close()))
+            loop.add_signal_handler(signal.SIGTERM, lambda: self.run_worker(self.close()))
+            loop.add_signal_handler(signal.SIGHUP, lambda: self.run_worker(self.hang_up()))
 
     async def _run_engine(self) -> None:
         """Keep the engine for the app's life; on stop, interrupt what still runs."""
@@ -201,10 +202,19 @@ class CoworkApp(App[int]):
 
     async def close(self) -> None:
         """Interrupt every running session (no process left), then exit."""
+        await self._stop_engine()
+        self.exit(0)
+
+    async def hang_up(self) -> None:
+        """The terminal is gone: interrupt the sessions, then end the process at once (an
+        orderly exit would restore a terminal that no longer exists, and hang writing to it)."""
+        await self._stop_engine()
+        os._exit(128 + signal.SIGHUP)
+
+    async def _stop_engine(self) -> None:
         self._stop.set()
         if self._engine_worker is not None:
             await self._engine_worker.wait()
-        self.exit(0)
 
 
 def run_app(workspace: Workspace, launch: LaunchRequest | None = None) -> int:
