@@ -34,6 +34,7 @@ ITEMS: dict[str, dict[str, Any]] = {
             "workflow": [{"id": "fork", "agent": "forker"}, {"id": "quick", "agent": "quick"}]
         },
     },
+    "talky": {"agents": {"talker": {"command": "echo the story so far; sleep 60"}}},
     "fast": {
         "agents": {
             "first": {"command": "echo pelican findings"},
@@ -106,6 +107,26 @@ def test_kill_9_of_run_at_random_points(home: Path, tmp_path: Path) -> None:
                 assert "quick result" in quick["output_preview"]
             interrupted += 1
     assert interrupted >= 5  # most kills land while the session runs
+
+
+def test_a_killed_run_keeps_what_its_agents_wrote(home: Path, tmp_path: Path) -> None:
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cowork_tui", "run", "talky", "tell", "--cwd", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=os.environ | {"COWORK_TUI_HOME": str(home)},
+    )  # fmt: skip
+    outputs = home / "data" / "outputs"
+    deadline = time.monotonic() + 30
+    while not any("story" in f.read_text() for f in outputs.glob("*/talker.txt")):
+        assert time.monotonic() < deadline, "the agent never wrote"
+        time.sleep(0.05)
+    run.kill()
+    run.wait()
+    (session,) = [s for s in history(home, "list") if s["task"] == "tell"]
+    (talker,) = history(home, "show", session["id"])["agents"]
+    assert session["state"] == "INTERRUPTED" and talker["state"] == "INTERRUPTED"
+    assert talker["output_preview"] == "the story so far\n"
+    assert Path(talker["output_path"]).read_text() == "the story so far\n"
 
 
 def test_history_list_show_and_export(home: Path, tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ class AgentSlot:
         self._set(progress=fraction, step=step)
 
     def output(self, text: str) -> None:
+        first = self._file is None
         if self._file is None:
             self._output_file.parent.mkdir(parents=True, exist_ok=True)
             self._file = self._output_file.open("w", encoding="utf-8")
@@ -71,7 +72,8 @@ class AgentSlot:
         self._file.write(text)
         self._file.flush()  # readers (the output screen) see it while the agent runs
         self._tail.add(text)
-        self._changed()
+        self._record = None
+        self._on_change(self, first)  # the path persisted at once: a crash keeps the output
 
     def usage(self, tokens: Tokens, model: str | None, cost_usd: float | None = None) -> None:
         if model is None:

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 
+from .agent_slot import PREVIEW_CHARS
 from .archive_index import index_finished
 from .events import SessionEvent
 from .models import AGENT_TERMINAL, SESSION_TERMINAL
@@ -99,18 +100,30 @@ def _interrupt_agents(
 ) -> None:
     """Unfinished agents become INTERRUPTED, their process groups killed; finished ones stay."""
     agents = conn.execute(
-        "SELECT subtask, started_at, pgid, pgid_started FROM agents "
-        f"WHERE session_seq = ? AND {_LIVE_AGENT}",
+        "SELECT subtask, started_at, pgid, pgid_started, output_path, output_preview "
+        f"FROM agents WHERE session_seq = ? AND {_LIVE_AGENT}",
         (seq,),
     ).fetchall()
-    for subtask, started_at, pgid, pgid_started in agents:
+    for subtask, started_at, pgid, pgid_started, output_path, preview in agents:
         if pgid is not None and pgid_started is not None:
             kill_orphan_group(pgid, pgid_started, last_seen)
         conn.execute(
-            "UPDATE agents SET state = 'INTERRUPTED', ended_at = ?, duration_s = ?, step = '' "
-            "WHERE session_seq = ? AND subtask = ?",
-            (ended.isoformat() if started_at else None, _duration(started_at, ended), seq, subtask),
-        )
+            "UPDATE agents SET state = 'INTERRUPTED', ended_at = ?, duration_s = ?, step = '', "
+            "output_preview = ? WHERE session_seq = ? AND subtask = ?",
+            (ended.isoformat() if started_at else None, _duration(started_at, ended),
+             preview or _head(output_path), seq, subtask),
+        )  # fmt: skip
+
+
+def _head(output_path: str | None) -> str:
+    """The start of what an interrupted agent wrote (its output file survives the crash)."""
+    if not output_path:
+        return ""
+    try:
+        with open(output_path, encoding="utf-8", errors="replace") as file:
+            return file.read(PREVIEW_CHARS)
+    except OSError:
+        return ""
 
 
 def _duration(started_at: str | None, ended: datetime) -> float | None:
