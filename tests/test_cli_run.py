@@ -252,3 +252,11 @@ def test_the_printed_result_cannot_drive_the_terminal() -> None:
     text = describe_result(record)
     assert "\x1b" not in text and "\x07" not in text
     assert text.endswith("done[2J]0;pwned\ttab\nnext")
+
+
+def test_an_unusable_data_folder_is_reported_plainly(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("not a folder")
+    done = cli(tmp_path, "history", "list")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("cowork-tui: ") and str(tmp_path / "data") in done.stderr
+    assert "internal error" not in done.stderr

@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `cowork-tui marketplace list | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # the machine's, not ours: a read-only or full disk, permissions
+        print(f"cowork-tui: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as exc:
         if os.environ.get("COWORK_TUI_DEBUG"):
             raise
