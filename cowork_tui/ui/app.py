@@ -220,4 +220,5 @@ class CoworkApp(App[int]):
 def run_app(workspace: Workspace, launch: LaunchRequest | None = None) -> int:
     app = CoworkApp(workspace, launch)
     app.handle_signals = True
-    return app.run() or 0
+    app.run()
+    return app.return_code or 0  # 1 when the app failed
