@@ -290,11 +290,15 @@ async def test_snapshots_are_versioned_and_recorded() -> None:
 
 async def test_shutdown_interrupts_running_sessions_and_leaves_no_process() -> None:
     recorder = Recorder()
+    item = item_of(command("a", "echo $$; sleep 30"), command("b", "echo later"))
     async with running_engine(recorder) as engine:
-        sid = engine.launch(solo("echo $$; sleep 30"))
+        sid = engine.launch(request(item, plan_of(step("a"), step("b", after=("a",)))))
         running = await until(engine, sid, lambda r: agent_line(r, "a") is not None)
     record = engine.snapshot(sid)
     assert record.state is S.INTERRUPTED and record.agent("a").state is A.INTERRUPTED  # type: ignore[union-attr]
+    waiting = record.agent("b")
+    assert waiting is not None and waiting.state is A.INTERRUPTED
+    assert waiting.error == "the session was interrupted before it started"
     assert gone(int(agent_line(running, "a") or 0))
     assert recorder.session_states()[-1] == "INTERRUPTED"
     assert [e.reason for e in recorder.events if e.kind == "control"] == ["app shutdown"]

@@ -231,7 +231,7 @@ class SessionRun:
         if slot.state.terminal:
             return
         if self._stopping:
-            slot.finish(self._stopping, "session cancelled before it started")
+            slot.finish(self._stopping, self._not_started())
             return
         failed = [d.id for d in deps if d.state is not A.SUCCEEDED]
         if failed:
@@ -250,8 +250,13 @@ class SessionRun:
         """Wait while the session or this agent is paused; True if it ended meanwhile."""
         await self._wake.until(lambda: self._can_start(slot))
         if self._stopping and not slot.state.terminal:
-            slot.finish(self._stopping, "session cancelled before it started")
+            slot.finish(self._stopping, self._not_started())
         return slot.state.terminal
+
+    def _not_started(self) -> str:
+        """Why an agent that never started ended."""
+        how = "interrupted" if self._stopping is A.INTERRUPTED else "cancelled"
+        return f"the session was {how} before it started"
 
     def _can_start(self, slot: AgentSlot) -> bool:
         if self._stopping or slot.state.terminal:
@@ -472,7 +477,7 @@ class SessionRun:
                 if slot.started and not slot.state.terminal:
                     self._spawn(self._stop, slot)
                 elif not slot.state.terminal:
-                    slot.finish(how, "session cancelled before it started")
+                    slot.finish(how, self._not_started())
         self._wake.fire()
 
     def _check_control(self, control: str, subtask: str | None, reason: str) -> AgentSlot | None:
