@@ -202,6 +202,8 @@ class Archive:
         """Newest first; `search` matches task, summary and outputs (every word, the last as a
         prefix); `state` keeps one state."""
         query = fts_query(search) if search else None
+        if search and query is None:
+            return []  # no word to look for (e.g. only punctuation): nothing matches
         where, params = [], []
         if query:
             source = "session_text JOIN sessions ON sessions.seq = session_text.rowid"
@@ -223,7 +225,8 @@ class Archive:
         return [SessionSummary.model_validate(dict(zip(names, row, strict=True))) for row in rows]
 
     def get(self, session_id: str) -> SessionRecord:
-        """A session by id or by an unambiguous start of its id."""
+        """A session by id, or by an unambiguous start or end of its id (the monitor shows the
+        end: the random part)."""
         with self._read() as conn:
             rows = (
                 conn.execute(
@@ -232,6 +235,11 @@ class Archive:
                 or conn.execute(
                     f"SELECT seq, {_SESSION_SELECT} FROM sessions "
                     "WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 6",
+                    (session_id,),
+                ).fetchall()
+                or conn.execute(
+                    f"SELECT seq, {_SESSION_SELECT} FROM sessions "
+                    "WHERE substr(id, -length(?1)) = ?1 ORDER BY id LIMIT 6",
                     (session_id,),
                 ).fetchall()
             )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..app import CoworkApp
 
 TASK_WIDTH = 80  # the list shows a task's start on one line; details show it all
+PARTIAL = f"{SessionState.COMPLETED.value} partial"  # completed, some agents failed
 PAGE = 100  # rows read at a time; moving onto the last row reads the next page
 STATES = [(state.value, state.value) for state in SessionState if state.terminal]
 
@@ -97,8 +98,9 @@ class HistoryScreen(Screen[None]):
         self._rows: list[SessionSummary] = []  # what the table shows, newest first
         self._more = False  # the archive may hold more rows than these
         table = self.query_one("#history", DataTable)
-        table.add_columns("session", "item", "state", "started", "duration", "agents", "cost",
-                          "task")  # fmt: skip
+        table.add_columns("session", "item")
+        table.add_column("state", width=len(PARTIAL))  # the widest: no jump when one loads
+        table.add_columns("started", "duration", "agents", "cost", "task")
 
     def on_screen_resume(self) -> None:  # shown, first or again: read the archive
         self.reload()
@@ -130,7 +132,7 @@ class HistoryScreen(Screen[None]):
         shown = {row.id for row in self._rows}
         rows = [row for row in rows if row.id not in shown]
         for row in rows:
-            state_text = Text(row.state.value + (" partial" if row.partial else ""),
+            state_text = Text(PARTIAL if row.partial else row.state.value,
                               SESSION_STYLE.get(row.state, ""))  # fmt: skip
             cells = (row.id, f"{row.item}@{row.marketplace}", state_text, fmt.when(row.started_at),
                      fmt.duration(row.duration_s), str(row.agent_count), fmt.cost(row.cost_usd),
