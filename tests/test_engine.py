@@ -62,7 +62,7 @@ async def test_failing_agent_leaves_siblings_running_and_session_partial() -> No
     assert bad is not None and bad.state is A.FAILED
     assert bad.error == "exit code 4: oops"
     assert record.failed_subtasks == ("bad",)
-    assert "FAILED: bad" in record.summary
+    assert "\n- FAILED: bad" in record.summary  # a list item, on a line of its own
 
 
 async def test_dependent_of_failed_subtask_is_skipped() -> None:

@@ -386,12 +386,12 @@ class SessionRun:
             text = "\n\n".join(f"## {s.id}\n\n{s.result.strip()}" for s in sinks)
         if len(text) > SUMMARY_CHARS:
             text = text[: SUMMARY_CHARS - 1] + "…"
-        notes = [
-            f"{s.state.value}: {s.id} — {s.record().error or s.state.value.lower()}"
+        notes = "\n".join(  # a Markdown list: one line each wherever it is shown
+            f"- {s.state.value}: {s.id} — {s.record().error or s.state.value.lower()}"
             for s in self._slots.values()
             if s.state.terminal and s.state is not A.SUCCEEDED
-        ]
-        return "\n".join([text, *notes] if text else notes).strip()
+        )
+        return "\n\n".join(part for part in (text, notes) if part)
 
     # --- controls -------------------------------------------------------------------------
 
