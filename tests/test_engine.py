@@ -81,20 +81,17 @@ async def test_every_subtask_failing_fails_the_session() -> None:
     assert record.state is S.FAILED and record.error == "every subtask failed"
 
 
-async def test_failed_merge_fails_the_session() -> None:
-    item = item_of(command("a", "echo a"), command("b", "echo b"), command("m", "exit 3"))
+@pytest.mark.parametrize(
+    ("b", "merge", "why"),
+    [("echo b", "exit 3", "m FAILED"), ("exit 3", "cat", "m SKIPPED")],  # skipped: b failed
+    ids=["merge-failed", "merge-skipped"],
+)
+async def test_a_merge_that_did_not_succeed_fails_the_session(b: str, merge: str, why: str) -> None:
+    item = item_of(command("a", "echo a"), command("b", b), command("m", merge))
     plan = plan_of(step("a"), step("b"), step("m", after=("a", "b"), merge=True))
     async with running_engine() as engine:
         record = await engine.wait(engine.launch(request(item, plan)))
-    assert record.state is S.FAILED and record.error == "the merge did not succeed (m FAILED)"
-
-
-async def test_skipped_merge_is_said_so() -> None:
-    item = item_of(command("a", "echo a"), command("b", "exit 3"), command("m", "cat"))
-    plan = plan_of(step("a"), step("b"), step("m", after=("a", "b"), merge=True))
-    async with running_engine() as engine:
-        record = await engine.wait(engine.launch(request(item, plan)))
-    assert record.state is S.FAILED and record.error == "the merge did not succeed (m SKIPPED)"
+    assert record.state is S.FAILED and record.error == f"the merge did not succeed ({why})"
 
 
 async def test_in_process_merge_for_command_items() -> None:
