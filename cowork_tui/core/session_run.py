@@ -155,9 +155,11 @@ class SessionRun:
         finally:
             for slot in self._slots.values():
                 slot.close()
-            with anyio.CancelScope(shield=True):
-                await self._end_escaped_processes()
-            self.done.set()
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._end_escaped_processes()
+            finally:
+                self.done.set()
 
     async def _end_escaped_processes(self) -> None:
         """Nothing outlives the session, not even what left its agent's process group (found
