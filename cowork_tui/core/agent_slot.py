@@ -195,6 +195,5 @@ def _bounded(text: str) -> str:
 
 def _increase(before: Tokens, now: Tokens) -> Tokens | None:
     """What `now` adds to `before`; None when a count went down (a new running total)."""
-    names = ("input", "output", "cache_read", "cache_write")
-    added = {name: getattr(now, name) - getattr(before, name) for name in names}
+    added = {name: getattr(now, name) - getattr(before, name) for name in Tokens.model_fields}
     return Tokens(**added) if min(added.values()) >= 0 else None

@@ -126,11 +126,8 @@ class UsageMeter:
                 else prices.cost(model, u.tokens)
                 for model, u in usage.items()
             )  # fmt: skip
-            return (
-                cost,
-                "pricing",
-                (f"config.toml prices for {', '.join(mine)}; Claude Code's own: ${cli:.6f}"),
-            )
+            note = f"config.toml prices for {', '.join(mine)}; Claude Code's own: ${cli:.6f}"
+            return cost, "pricing", note
         if abs(cli - priced) <= COST_TOLERANCE * max(abs(cli), abs(priced)):
             return cli, "claude-cli", None
         return cli, "claude-cli", f"Claude Code's prices; the price table's: ${priced:.6f}"

@@ -72,8 +72,7 @@ class LauncherScreen(ModalScreen[None]):
         return cast("CoworkApp", self.app)
 
     def compose(self) -> ComposeResult:
-        settings = self.cowork.workspace.settings
-        default = settings.default_backend
+        backend = self.cowork.workspace.settings.default_backend
         with Vertical(id="launcher"):
             yield Static(Text.assemble("Launch ", (self.item.ref, "bold")), id="launcher-title")
             yield Label("Task")
@@ -83,7 +82,7 @@ class LauncherScreen(ModalScreen[None]):
                 yield Input(str(self.item.cowork.max_parallel_agents), id="parallel",
                             type="integer", max_length=2)  # fmt: skip
                 yield Label("backend")
-                yield Select(BACKENDS, value=default, allow_blank=False, id="backend")
+                yield Select(BACKENDS, value=backend, allow_blank=False, id="backend")
             yield Static(id="launch-error")
             with VerticalScroll(id="plan-preview"):
                 yield Static(id="plan")
