@@ -21,6 +21,7 @@ import pytest  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import TextArea  # noqa: E402
 
+from cowork_tui.ui.app import CoworkApp  # noqa: E402
 from cowork_tui.ui.screens.output import OutputScreen  # noqa: E402
 from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine  # noqa: E402
 from tests.ui_support import make_app, open_workspace  # noqa: E402
@@ -77,8 +78,19 @@ async def shoot(name: str, steps: Steps) -> Path:
     return Path(path)
 
 
+async def shoot_opening() -> Path:
+    """The first frame, drawn while the workspace opens."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(CoworkApp, "_open_workspace", lambda app: None)  # it stays
+        app = CoworkApp()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            return Path(app.save_screenshot("opening.svg", path=str(ROOT / "screenshots")))
+
+
 async def main() -> None:
     os.chdir(ROOT)
+    print(await shoot_opening())
     for name, steps in SHOTS.items():
         print(await shoot(name, steps))
 

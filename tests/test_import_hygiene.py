@@ -30,3 +30,15 @@ def test_core_module_imports_no_tui(module: str) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"{module} pulls in {out.stdout.strip()}"
+
+
+def test_tui_first_frame_loads_no_core() -> None:
+    """`cowork-tui` draws its first frame before the core (pydantic, the archive) loads."""
+    code = (
+        "import sys, cowork_tui.cli, cowork_tui.ui.app\n"
+        "heavy = ('pydantic', 'yaml', 'sqlite3', 'anyio')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
+        "    or m.startswith('cowork_tui.core.') and m != 'cowork_tui.core.errors')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 from textual.widgets import DataTable, Input, Log, Markdown, Select, Static, TextArea
 from textual.widgets._footer import FooterKey
 
 from cowork_tui.core.engine import LaunchRequest
+from cowork_tui.core.errors import InputError
 from cowork_tui.core.models import AgentState, SessionRecord, SessionState
 from cowork_tui.core.procs import process_state
+from cowork_tui.core.workspace import Workspace
+from cowork_tui.ui.app import CoworkApp
 from cowork_tui.ui.screens.confirm import ConfirmScreen
 from cowork_tui.ui.screens.help import HelpScreen
 from cowork_tui.ui.screens.history import PAGE, DetailsScreen, HistoryScreen
@@ -300,6 +306,64 @@ async def test_help_and_command_palette(workspace: FastWorkspace) -> None:
         assert isinstance(app.screen, HistoryScreen)
         await pilot.press("1")
         assert isinstance(app.screen, MarketplaceScreen)
+
+
+def default_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty COWORK_TUI_HOME, as on a first start, with no ~/.claude marketplaces."""
+    monkeypatch.setenv("COWORK_TUI_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    return tmp_path / "home"
+
+
+async def test_first_frame_then_the_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `cowork-tui` starts: a first frame, then the default workspace opened in a thread;
+    the mode keys wait for it."""
+    default_home(tmp_path, monkeypatch)
+    go = threading.Event()
+    really_open = Workspace.open
+
+    def held_open(**kw: Any) -> Workspace:
+        go.wait(10)
+        return really_open(**kw)
+
+    monkeypatch.setattr(Workspace, "open", held_open)
+    app = CoworkApp()
+    async with app.run_test(size=SIZE) as pilot:
+        assert "Opening the workspace" in text_of(app.query_one("#opening", Static))
+        await pilot.press("3")
+        assert app.current_mode == "_default" and app.check_action("switch_mode", ()) is None
+        go.set()
+        with anyio.fail_after(10):
+            while not isinstance(app.screen, MarketplaceScreen):
+                await pilot.pause(0.05)
+        await pilot.pause()
+        assert "repo-health@cowork-tui" in rows(app.screen.query_one("#items", DataTable))
+        await pilot.press("3")
+        assert isinstance(app.screen, HistoryScreen)
+        await engine_of(app)
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "error"),
+    [
+        ("config/config.toml", b'refresh_seconds = "often"\n', "refresh_seconds"),
+        ("data/archive.sqlite3", b"not sqlite" * 500, "not a readable cowork-tui archive"),
+    ],
+)
+async def test_a_workspace_that_cannot_open_ends_the_app_with_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str, content: bytes, error: str
+) -> None:
+    bad = default_home(tmp_path, monkeypatch) / path
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(content)
+    app = CoworkApp()
+    with anyio.fail_after(10):
+        await app.run_async(headless=True, size=SIZE)
+    assert isinstance(app.open_error, InputError) and app.return_code == 2
+    assert error in str(app.open_error)
+    assert bad.read_bytes() == content  # left as it was
 
 
 async def test_footer_offers_only_applicable_keys(workspace: FastWorkspace) -> None:

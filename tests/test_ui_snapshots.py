@@ -31,6 +31,11 @@ def frozen_app(workspace: FastWorkspace, *records: Any) -> CoworkApp:
     return make_app(workspace, engine_factory=frozen_engine(*records))
 
 
+def test_opening(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(CoworkApp, "_open_workspace", lambda app: None)  # the first frame stays
+    assert snap_compare(CoworkApp(), terminal_size=SIZE)
+
+
 def test_marketplace(snap_compare: Any, workspace: FastWorkspace) -> None:
     assert snap_compare(frozen_app(workspace), terminal_size=SIZE)
 

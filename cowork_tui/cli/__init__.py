@@ -13,21 +13,28 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..core.errors import InputError
-from . import history, marketplace, run
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+def open_tui() -> int:
+    from ..ui.app import run_app
+
+    return run_app()
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import history, marketplace, run  # they load the core, which the TUI loads later
+
     parser = argparse.ArgumentParser(
         prog="cowork-tui",
         description="A terminal dashboard for cowork sessions: several plugin agents on one "
         "task, under your live control. Without a command, opens the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"cowork-tui {__version__}")
-    parser.set_defaults(handler=run.open_tui)
+    parser.set_defaults(handler=lambda args: open_tui())
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in (run, history, marketplace):
         module.register(subparsers)
@@ -35,9 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        code: int = args.handler(args)
+        if argv:
+            args = build_parser().parse_args(argv)
+            code: int = args.handler(args)
+        else:  # the TUI, straight away: it draws its first frame before it loads the core
+            code = open_tui()
     except InputError as exc:
         print(f"cowork-tui: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -41,7 +41,9 @@ def _positive(text: str) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    sessions = Workspace.open().archive.list_sessions(search=args.search, limit=args.limit)
+    sessions = Workspace.open(need_archive=True).archive.list_sessions(
+        search=args.search, limit=args.limit
+    )
     if args.json:
         print(json.dumps([s.model_dump(mode="json") for s in sessions], indent=2))
     elif sessions:
@@ -52,7 +54,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    archive = Workspace.open().archive
+    archive = Workspace.open(need_archive=True).archive
     record = archive.get(args.id)
     if args.json:
         print(json.dumps(record.to_json(), indent=2))

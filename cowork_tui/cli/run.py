@@ -79,16 +79,10 @@ def _max_parallel(text: str) -> int:
     return value
 
 
-def open_tui(args: argparse.Namespace) -> int:
-    from ..ui.app import run_app
-
-    return run_app(Workspace.open())
-
-
 def cmd_launch(args: argparse.Namespace) -> int:
     from ..ui.app import run_app
 
-    workspace = Workspace.open()
+    workspace = Workspace.open(need_archive=True)
     request, notice = _request(workspace, args, Path.cwd())
     if notice:
         print(notice, file=sys.stderr)
@@ -116,7 +110,7 @@ def describe_plan(item: Item, plan: Plan) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    workspace = Workspace.open()
+    workspace = Workspace.open(need_archive=True)
     request, notice = _request(workspace, args, (args.cwd or Path.cwd()).resolve())
     if not request.cwd.is_dir():
         raise InputError(f"--cwd: not a folder: {request.cwd}")

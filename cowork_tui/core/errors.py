@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the TUI's first frame imports this module, before pydantic loads
+    from pydantic import ValidationError
 
 
 class InputError(Exception):

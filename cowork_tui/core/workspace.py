@@ -32,13 +32,16 @@ class Workspace:
     settings: Settings = field(default_factory=Settings)
 
     @classmethod
-    def open(cls, paths: Paths | None = None) -> Workspace:
-        """Load the settings and recover what a crashed run left behind (every command does)."""
+    def open(cls, paths: Paths | None = None, *, need_archive: bool = False) -> Workspace:
+        """Load the settings and recover what a crashed run left behind (every command does).
+        An archive that cannot be used is a warning, or an error when the caller needs it."""
         paths = paths or default_paths()
         workspace = cls(paths, load_settings(paths))
         try:
             workspace.archive.recover()
-        except InputError as exc:  # e.g. an archive from a newer cowork-tui: say so, go on
+        except InputError as exc:  # e.g. an archive from a newer cowork-tui: say so
+            if need_archive:
+                raise
             print(f"cowork-tui: warning: {exc}", file=sys.stderr)
         return workspace
 

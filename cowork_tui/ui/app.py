@@ -1,46 +1,64 @@
-"""The Textual app: three modes (marketplace, sessions, history) over one in-process engine."""
+"""The Textual app: three modes (marketplace, sessions, history) over one in-process engine.
+
+The first frame comes before the core loads: the app opens the workspace (settings, crash
+recovery, catalog) in a thread, then shows its first mode. This module imports no core module
+that pulls in pydantic, and the modes' screens load on first use.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-from textual.app import App
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, get_current_worker
 
-from ..core.engine import Engine, LaunchRequest
 from ..core.errors import ControlError, InputError
-from ..core.models import SessionRecord
-from ..core.workspace import Workspace
 from .commands import CoworkCommands
 from .screens.confirm import ConfirmScreen
-from .screens.marketplace import MarketplaceScreen
-from .screens.monitor import MonitorScreen
+
+if TYPE_CHECKING:
+    from ..core.engine import Engine, LaunchRequest
+    from ..core.models import SessionRecord
+    from ..core.workspace import Workspace
+    from .screens.monitor import MonitorScreen
 
 SETTLE_SECONDS = 0.3  # after a control or a launch, look again: PAUSING → PAUSED and the like
-EngineFactory = Callable[[], AbstractAsyncContextManager[Engine]]
+EngineFactory = Callable[[], AbstractAsyncContextManager["Engine"]]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def history_screen() -> Screen[None]:
-    from .screens.history import HistoryScreen  # loads on first use: a faster start
+def _screen(module: str, name: str) -> Callable[[], Screen[None]]:
+    """A mode's screen, its module imported on first use."""
 
-    return HistoryScreen()
+    def make() -> Screen[None]:
+        screen: Screen[None] = getattr(import_module(module, __package__), name)()
+        return screen
+
+    return make
 
 
 class CoworkApp(App[int]):
     TITLE = "cowork-tui"
     CSS_PATH = "app.tcss"
-    MODES = {"marketplace": MarketplaceScreen, "sessions": MonitorScreen, "history": history_screen}
+    MODES = {
+        "marketplace": _screen(".screens.marketplace", "MarketplaceScreen"),
+        "sessions": _screen(".screens.monitor", "MonitorScreen"),
+        "history": _screen(".screens.history", "HistoryScreen"),
+    }
     COMMANDS = App.COMMANDS | {CoworkCommands}
     BINDINGS = [
         Binding("1", "switch_mode('marketplace')", "Marketplace"),
@@ -53,39 +71,88 @@ class CoworkApp(App[int]):
 
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: Workspace | None = None,
         launch: LaunchRequest | None = None,
         *,
         engine_factory: EngineFactory | None = None,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
+        """Without a workspace, the app opens the default one itself, after its first frame."""
         super().__init__()
-        self.workspace = workspace
+        self._workspace = workspace
         self.now = now
         self.engine: Engine | None = None
         self.selected_session: str | None = None  # the monitor shows this one
+        self.open_error: InputError | OSError | None = None  # the workspace could not open
         self._launch = launch
-        self._engine_factory = engine_factory or workspace.engine
+        self._engine_factory = engine_factory
         self._engine_worker: Worker[None] | None = None
         self._stop = asyncio.Event()
         self._polled_version = -1
         self._ended: set[str] = set()
         self.handle_signals = False  # run_app: the real terminal's signals stop the app cleanly
 
-    # --- engine ---------------------------------------------------------------------------
+    @property
+    def workspace(self) -> Workspace:
+        assert self._workspace is not None, "the workspace is still opening"
+        return self._workspace
+
+    # --- start: the first frame, then the workspace ---------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Opening the workspace…", id="opening")
+        yield Footer()
 
     def on_mount(self) -> None:
-        self.switch_mode("sessions" if self._launch else "marketplace")
-        self._engine_worker = self.run_worker(self._run_engine(), name="engine", exit_on_error=True)
         if self.handle_signals:
             # SIGTERM, SIGHUP (the terminal closed): interrupt the sessions cleanly, then exit
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGTERM, lambda: self.run_worker(self.close()))
             loop.add_signal_handler(signal.SIGHUP, lambda: self.run_worker(self.hang_up()))
+        if self._workspace is None:
+            self.run_worker(self._open_workspace, name="open", thread=True)
+        else:
+            self._start(self._workspace)
 
-    async def _run_engine(self) -> None:
+    def _open_workspace(self) -> None:
+        """In a thread: settings, crash recovery and the catalog, then the first mode."""
+        gc.disable()  # opening allocates much and frees little: no collections meanwhile
+        try:
+            from ..core.workspace import Workspace
+
+            workspace = Workspace.open(need_archive=True)  # history and sessions live there
+            workspace.catalog.items()  # read here, not on the UI's thread
+        except (InputError, OSError) as exc:
+            self.call_from_thread(self._failed_to_open, exc)
+        else:
+            if not get_current_worker().is_cancelled:  # the user quit meanwhile
+                self.call_from_thread(self._start, workspace)
+        finally:
+            gc.freeze()  # what the start loaded lives as long as the app: never scan it again
+            gc.enable()
+
+    def _failed_to_open(self, exc: InputError | OSError) -> None:
+        self.open_error = exc  # run_app raises it: the CLI reports it and exits
+        self.exit(return_code=2 if isinstance(exc, InputError) else 1)
+
+    def _start(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+        self.switch_mode("sessions" if self._launch else "marketplace")
+        self.refresh_bindings()  # the modes' keys apply now
+        engine = self._run_engine(self._engine_factory or workspace.engine)
+        self._engine_worker = self.run_worker(engine, name="engine", exit_on_error=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_mode" and self._workspace is None:
+            return None  # shown, dimmed, until the workspace is open
+        return True
+
+    # --- engine ---------------------------------------------------------------------------
+
+    async def _run_engine(self, factory: EngineFactory) -> None:
         """Keep the engine for the app's life; on stop, interrupt what still runs."""
-        async with self._engine_factory() as engine:
+        async with factory() as engine:
             self.engine = engine
             if self._launch is not None:
                 self.launch(self._launch)
@@ -112,9 +179,16 @@ class CoworkApp(App[int]):
         self.selected_session = session_id
         if self.current_mode != "sessions":
             self.switch_mode("sessions")  # the monitor shows it when it resumes
-        elif isinstance(self.screen, MonitorScreen) and self.screen.ready:
+        elif monitor := self._monitor():
             self.poll_now(force=True)
-            self.screen.select(session_id)
+            monitor.select(session_id)
+
+    def _monitor(self) -> MonitorScreen | None:
+        """The monitor, when it is on top and ready (nothing is while the app closes)."""
+        from .screens.monitor import MonitorScreen  # loaded by now, with the workspace
+
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        return screen if isinstance(screen, MonitorScreen) and screen.ready else None
 
     def control(self, verb: str, session_id: str, subtask: str | None = None) -> None:
         """pause / resume / cancel a session or one agent; the effect shows at once."""
@@ -148,8 +222,7 @@ class CoworkApp(App[int]):
             self._announce_ended(snapshots, quiet=self._polled_version < 0)
         self._polled_version = version
         running = any(not s.state.terminal for s in snapshots)
-        monitor = self.screen_stack[-1] if self.screen_stack else None  # none while closing
-        if (changed or running or force) and isinstance(monitor, MonitorScreen) and monitor.ready:
+        if (changed or running or force) and (monitor := self._monitor()):
             monitor.show(snapshots)
 
     def _announce_ended(self, snapshots: tuple[SessionRecord, ...], quiet: bool) -> None:
@@ -217,8 +290,12 @@ class CoworkApp(App[int]):
             await self._engine_worker.wait()
 
 
-def run_app(workspace: Workspace, launch: LaunchRequest | None = None) -> int:
+def run_app(workspace: Workspace | None = None, launch: LaunchRequest | None = None) -> int:
+    """Run the TUI on the real terminal; its exit code. Without a workspace, the app opens the
+    default one; when that fails, the error is raised here, after the terminal is restored."""
     app = CoworkApp(workspace, launch)
     app.handle_signals = True
     app.run()
+    if app.open_error is not None:
+        raise app.open_error
     return app.return_code or 0  # 1 when the app failed
