@@ -102,7 +102,7 @@ class CoworkApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Opening the workspace…", id="opening")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         if self.handle_signals:
@@ -139,7 +139,6 @@ class CoworkApp(App[int]):
     def _start(self, workspace: Workspace) -> None:
         self._workspace = workspace
         self.switch_mode("sessions" if self._launch else "marketplace")
-        self.refresh_bindings()  # the modes' keys apply now
         engine = self._run_engine(self._engine_factory or workspace.engine)
         self._engine_worker = self.run_worker(engine, name="engine", exit_on_error=True)
 

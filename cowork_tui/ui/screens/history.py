@@ -88,7 +88,7 @@ class HistoryScreen(Screen[None]):
             yield Input(placeholder="/ search tasks, summaries and outputs", id="search")
             yield Select(STATES, prompt="any state", id="state-filter")
         yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def cowork(self) -> CoworkApp:
@@ -212,7 +212,7 @@ class DetailsScreen(Screen[None]):
         record = self.cowork.workspace.archive.get(self.session_id)
         with VerticalScroll(id="session-details"):  # focused: the keys scroll it
             yield Markdown(session_markdown(record))
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def cowork(self) -> CoworkApp:

@@ -86,7 +86,7 @@ class LauncherScreen(ModalScreen[None]):
             yield Static(id="launch-error")
             with VerticalScroll(id="plan-preview"):
                 yield Static(id="plan")
-            yield Footer()
+            yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#task", TextArea).focus()

@@ -100,7 +100,7 @@ class MarketplaceScreen(Screen[None]):
                 yield DataTable(id="items", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="details", can_focus=True):
                 yield Static(id="details-text")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter").display = False

@@ -100,7 +100,7 @@ class MonitorScreen(Screen[None]):
                              id="session-stage")  # fmt: skip
                 yield Static(id="session-totals")
                 yield VerticalScroll(id="agents", can_focus=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def cowork(self) -> CoworkApp:

@@ -56,7 +56,7 @@ class OutputScreen(Screen[None]):
             id="output-title",
         )
         yield Log(id="output-log", max_lines=50_000, auto_scroll=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         log = self.query_one(Log)
