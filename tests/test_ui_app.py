@@ -181,6 +181,30 @@ async def test_agent_controls_and_output(workspace: FastWorkspace) -> None:
         await engine.wait(sid)
 
 
+async def test_output_follows_a_running_agent(workspace: FastWorkspace) -> None:
+    workspace.catalog.install("slow@testmarket", yes=True)
+    item = workspace.catalog.find("slow@testmarket")
+    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        (sid,) = [s.id for s in engine.snapshots()]
+        await until(engine, lambda: "line 1" in engine.snapshot(sid).agents[0].output_tail)
+        app.poll_now()
+        await pilot.pause()
+        await pilot.press("tab", "enter")
+        output = app.screen
+        assert isinstance(output, OutputScreen) and not output.agent.state.terminal
+        log = output.query_one(Log)
+        with anyio.fail_after(15):
+            while not output.agent.state.terminal:
+                await pilot.pause(0.1)
+        await pilot.pause(0.1)
+        lines = [line for line in log.lines if line.startswith("line ")]
+        assert lines == [f"line {i}" for i in range(9)]  # each once, as they came
+        assert "SUCCEEDED" in text_of(output.query_one("#output-title", Static))
+        assert log.is_vertical_scroll_end
+
+
 async def test_history_search_details_export_rerun(workspace: FastWorkspace) -> None:
     workspace.catalog.install("quick@testmarket", yes=True)
     item = workspace.catalog.find("quick@testmarket")

@@ -1,40 +1,50 @@
-"""An agent's full output, read from its output file (the last `MAX_BYTES`)."""
+"""An agent's full output, read from its output file (the last `MAX_BYTES`); while the agent
+runs, what it adds shows as it comes, and the view follows the end unless scrolled away."""
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Log, Static
 
 from ...core.models import AgentRecord
 
+if TYPE_CHECKING:
+    from ..app import CoworkApp
+
 MAX_BYTES = 2 * 1024 * 1024
+FOLLOW_SECONDS = 0.5  # how often a running agent's output is looked at
 
 
-def read_output(agent: AgentRecord) -> str:
-    """The end of the output file, or the record's last lines while the file is still empty
-    (a running agent's output may not have reached the disk yet)."""
-    if (
-        agent.output_path
-        and Path(agent.output_path).is_file()
-        and (Path(agent.output_path).stat().st_size or agent.state.terminal)
-    ):
-        path = Path(agent.output_path)
-        try:
-            with path.open("rb") as file:
-                size = file.seek(0, 2)
-                file.seek(max(0, size - MAX_BYTES))
-                data = file.read()
-        except OSError as exc:
-            return f"{path}: cannot read the output: {exc.strerror}"
-        head = f"[… first {size - MAX_BYTES:,} bytes not shown]\n" if size > MAX_BYTES else ""
-        return head + data.decode(errors="replace")
-    live = "\n".join(agent.output_tail) or agent.output_preview
-    return f"[the last lines so far]\n{live}" if live else "(no output yet)"
+class OutputFile:
+    """An output file read as it grows: its last `MAX_BYTES` first, then what was added."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def has_output(self) -> bool:
+        return self.path.is_file() and self.path.stat().st_size > 0
+
+    def read_new(self) -> str:
+        with self.path.open("rb") as file:
+            size = file.seek(0, 2)
+            start = max(self.offset, size - MAX_BYTES)
+            file.seek(start)
+            data = file.read(size - start)
+        skipped, self.offset = start - self.offset, start + len(data)
+        if skipped:  # a character cut in two at the gap: start decoding afresh
+            self._decoder.reset()
+        head = f"[… {skipped:,} bytes not shown]\n" if skipped else ""
+        return head + self._decoder.decode(data)
 
 
 class OutputScreen(Screen[None]):
@@ -44,22 +54,61 @@ class OutputScreen(Screen[None]):
         super().__init__()
         self.session_id = session_id
         self.agent = agent
+        self._file: OutputFile | None = None  # once the agent has written to it
+        self._timer: Timer | None = None
+
+    @property
+    def cowork(self) -> CoworkApp:
+        return cast("CoworkApp", self.app)
 
     def compose(self) -> ComposeResult:
-        where = self.agent.output_path or "no output file"
-        yield Static(
-            Text.assemble(
-                (self.agent.subtask, "bold"),
-                f" → {self.agent.agent} · {self.agent.state.value} · session {self.session_id}\n",
-                (str(where), "dim"),
-            ),
-            id="output-title",
-        )
+        yield Static(id="output-title")
         yield Log(id="output-log", max_lines=50_000, auto_scroll=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         log = self.query_one(Log)
-        log.write(read_output(self.agent))
-        log.scroll_home(animate=False)
+        self._show()
+        if self.agent.state.terminal:
+            log.scroll_home(animate=False)
+        else:
+            log.scroll_end(animate=False)
+            self._timer = self.set_interval(FOLLOW_SECONDS, self._follow)
         log.focus()
+
+    def _follow(self) -> None:
+        engine = self.cowork.engine
+        latest = engine.snapshot(self.session_id).agent(self.agent.subtask) if engine else None
+        if latest is not None:
+            self.agent = latest
+        self._show()
+        if self.agent.state.terminal and self._timer is not None:
+            self._timer.stop()
+
+    def _show(self) -> None:
+        """The title, and the output not shown yet: from the file once the agent has written
+        to it, else the record's last lines (output may not have reached the disk yet)."""
+        agent, log = self.agent, self.query_one(Log)
+        self.query_one("#output-title", Static).update(
+            Text.assemble(
+                (agent.subtask, "bold"),
+                f" → {agent.agent} · {agent.state.value} · session {self.session_id}\n",
+                (agent.output_path or "no output file", "dim"),
+            )
+        )
+        at_end = log.is_vertical_scroll_end
+        if self._file is None and agent.output_path:
+            candidate = OutputFile(Path(agent.output_path))
+            if candidate.has_output() or (agent.state.terminal and candidate.path.is_file()):
+                self._file = candidate
+                log.clear()
+        if self._file is not None:
+            try:
+                log.write(self._file.read_new(), scroll_end=at_end and not agent.state.terminal)
+            except OSError as exc:
+                log.write(f"\n{self._file.path}: cannot read the output: {exc.strerror}\n")
+                self._file = None
+            return
+        live = "\n".join(agent.output_tail) or agent.output_preview
+        log.clear()
+        log.write(f"[the last lines so far]\n{live}" if live else "(no output yet)")
