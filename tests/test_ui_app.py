@@ -13,7 +13,6 @@ import pytest
 from textual.widgets import DataTable, Input, Log, Markdown, Select, Static, TextArea
 from textual.widgets._footer import FooterKey
 
-from cowork_tui.core.engine import LaunchRequest
 from cowork_tui.core.errors import InputError
 from cowork_tui.core.models import AgentState, SessionRecord, SessionState
 from cowork_tui.core.procs import process_state
@@ -29,7 +28,14 @@ from cowork_tui.ui.screens.output import OutputScreen
 from cowork_tui.ui.widgets.agent_panel import AgentPanel
 from tests.marketplaces import write_marketplace
 from tests.ui_fixtures import FINISHED, frozen_engine
-from tests.ui_support import FastWorkspace, engine_of, make_app, open_workspace, until
+from tests.ui_support import (
+    FastWorkspace,
+    engine_of,
+    launched_app,
+    make_app,
+    open_workspace,
+    until,
+)
 
 pytestmark = pytest.mark.anyio
 SIZE = (120, 40)
@@ -121,9 +127,7 @@ async def test_untrusted_item_is_refused_inline(workspace: FastWorkspace) -> Non
 
 
 async def test_monitor_controls_pause_resume_cancel(workspace: FastWorkspace) -> None:
-    workspace.catalog.install("slow@testmarket", yes=True)
-    item = workspace.catalog.find("slow@testmarket")
-    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    app = launched_app(workspace, "slow")
     async with app.run_test(size=SIZE) as pilot:
         engine = await engine_of(app)
         (sid,) = [s.id for s in engine.snapshots()]
@@ -155,9 +159,7 @@ async def test_monitor_controls_pause_resume_cancel(workspace: FastWorkspace) ->
 
 
 async def test_agent_controls_and_output(workspace: FastWorkspace) -> None:
-    workspace.catalog.install("slow@testmarket", yes=True)
-    item = workspace.catalog.find("slow@testmarket")
-    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    app = launched_app(workspace, "slow")
     async with app.run_test(size=SIZE) as pilot:
         engine = await engine_of(app)
         (sid,) = [s.id for s in engine.snapshots()]
@@ -182,9 +184,7 @@ async def test_agent_controls_and_output(workspace: FastWorkspace) -> None:
 
 
 async def test_output_follows_a_running_agent(workspace: FastWorkspace) -> None:
-    workspace.catalog.install("slow@testmarket", yes=True)
-    item = workspace.catalog.find("slow@testmarket")
-    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    app = launched_app(workspace, "slow")
     async with app.run_test(size=SIZE) as pilot:
         engine = await engine_of(app)
         (sid,) = [s.id for s in engine.snapshots()]
@@ -206,9 +206,7 @@ async def test_output_follows_a_running_agent(workspace: FastWorkspace) -> None:
 
 
 async def test_history_search_details_export_rerun(workspace: FastWorkspace) -> None:
-    workspace.catalog.install("quick@testmarket", yes=True)
-    item = workspace.catalog.find("quick@testmarket")
-    app = make_app(workspace, launch=LaunchRequest(item=item, task="first run", cwd=Path.cwd()))
+    app = launched_app(workspace, "quick", task="first run")
     async with app.run_test(size=SIZE) as pilot:
         engine = await engine_of(app)
         (first,) = [s.id for s in engine.snapshots()]
@@ -299,9 +297,7 @@ async def test_session_details_scroll_from_the_keyboard(workspace: FastWorkspace
 
 
 async def test_quit_with_running_session_asks_then_interrupts(workspace: FastWorkspace) -> None:
-    workspace.catalog.install("slow@testmarket", yes=True)
-    item = workspace.catalog.find("slow@testmarket")
-    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    app = launched_app(workspace, "slow")
     async with app.run_test(size=SIZE) as pilot:
         engine = await engine_of(app)
         (sid,) = [s.id for s in engine.snapshots()]
@@ -391,9 +387,7 @@ async def test_a_workspace_that_cannot_open_ends_the_app_with_its_error(
 
 
 async def test_footer_offers_only_applicable_keys(workspace: FastWorkspace) -> None:
-    workspace.catalog.install("quick@testmarket", yes=True)
-    item = workspace.catalog.find("quick@testmarket")
-    app = make_app(workspace, launch=LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+    app = launched_app(workspace, "quick")
     async with app.run_test(size=SIZE) as pilot:
         engine = await engine_of(app)
         (sid,) = [s.id for s in engine.snapshots()]

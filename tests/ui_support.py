@@ -11,7 +11,7 @@ import pytest
 
 from cowork_tui.core.backends.base import Backend
 from cowork_tui.core.backends.demo import DemoBackend
-from cowork_tui.core.engine import Engine
+from cowork_tui.core.engine import Engine, LaunchRequest
 from cowork_tui.core.workspace import Workspace
 from cowork_tui.ui.app import CoworkApp
 from tests.marketplaces import write_marketplace
@@ -57,6 +57,13 @@ def open_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FastWorks
 
 def make_app(workspace: Workspace, **kw: object) -> CoworkApp:
     return CoworkApp(workspace, now=lambda: FROZEN, **kw)  # type: ignore[arg-type]
+
+
+def launched_app(workspace: Workspace, name: str, task: str = "go") -> CoworkApp:
+    """The app opened on a session of the test marketplace's item `name`, installed first."""
+    workspace.catalog.install(f"{name}@testmarket", yes=True)
+    item = workspace.catalog.find(f"{name}@testmarket")
+    return make_app(workspace, launch=LaunchRequest(item=item, task=task, cwd=Path.cwd()))
 
 
 async def engine_of(app: CoworkApp) -> Engine:
