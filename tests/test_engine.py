@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tracemalloc
 from pathlib import Path
 
 import anyio
 import pytest
 
-from cowork_tui.core.engine import LaunchRequest
+from cowork_tui.core.backends.base import Backend
+from cowork_tui.core.backends.command import CommandBackend
+from cowork_tui.core.backends.demo import DemoBackend
+from cowork_tui.core.engine import Engine, LaunchRequest
 from cowork_tui.core.errors import InputError
-from cowork_tui.core.models import AgentSpec, AgentState, Plan, SessionState
+from cowork_tui.core.events import SessionEvent
+from cowork_tui.core.models import AgentSpec, AgentState, Plan, SessionRecord, SessionState
 from cowork_tui.core.procs import group_members
 from tests.engine_support import (
     GRACE,
@@ -79,6 +84,33 @@ async def test_every_subtask_failing_fails_the_session() -> None:
     async with running_engine() as engine:
         record = await engine.wait(engine.launch(solo("exit 1")))
     assert record.state is S.FAILED and record.error == "every subtask failed"
+
+
+async def test_output_that_cannot_be_written_fails_the_agent_saying_why(tmp_path: Path) -> None:
+    blocked = tmp_path / "outputs"
+    blocked.write_text("a file where the outputs folder should be (or a full disk)")
+    backends: dict[str, Backend] = {"command": CommandBackend(), "demo": DemoBackend()}
+    async with Engine(backends, grace_seconds=GRACE, outputs_dir=blocked) as engine:
+        record = await engine.wait(engine.launch(solo("echo hello")))
+    (agent,) = record.agents
+    assert agent.state is A.FAILED and record.state is S.FAILED
+    assert agent.error is not None and agent.error.startswith("NotADirectoryError: ")
+    assert str(blocked) in agent.error
+
+
+class FullDisk(Recorder):
+    def record(self, session: SessionRecord, event: SessionEvent | None = None) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+async def test_an_archive_that_cannot_record_is_said_once_and_the_agents_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running_engine(FullDisk()) as engine:
+        record = await engine.wait(engine.launch(solo("echo one; echo two")))
+    assert record.state is S.COMPLETED
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.endswith("(OperationalError: database or disk is full)")
 
 
 @pytest.mark.parametrize(

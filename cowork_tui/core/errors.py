@@ -16,6 +16,13 @@ class ControlError(Exception):
     """A control that cannot apply now (e.g. pausing a finished session)."""
 
 
+def describe_error(exc: BaseException) -> str:
+    """`OSError: [Errno 28] No space left on device`, also from inside a task group's wrapper."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
     """`("plugins", 3, "cowork", "maxParallelAgents")` → `plugins[3].cowork.maxParallelAgents`."""
     out = ""

@@ -19,7 +19,7 @@ from anyio.abc import TaskGroup
 
 from .agent_slot import AgentSlot, utcnow
 from .backends.base import AgentContext, AgentOutcome, Backend, Upstream
-from .errors import ControlError, InputError
+from .errors import ControlError, InputError, describe_error
 from .events import SessionEvent, SessionRecorder
 from .models import (
     AgentSpec,
@@ -109,6 +109,7 @@ class SessionRun:
         self._tg: TaskGroup | None = None
         self._version = record.version
         self._snapshot: SessionRecord | None = None
+        self._unrecorded = False  # the archive failed to record it
         self._record(SessionEvent(at=utcnow(), kind="session", state=S.INITIALIZING))
 
     # --- reading --------------------------------------------------------------------------
@@ -307,8 +308,8 @@ class SessionRun:
                     tg.start_soon(self._timeout, slot, timeout)
                 outcome = await slot.run.wait()
                 tg.cancel_scope.cancel()
-        except Exception as exc:
-            outcome = AgentOutcome(ok=False, error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # e.g. its output could not be written: the disk is full
+            outcome = AgentOutcome(ok=False, error=describe_error(exc))
             with anyio.CancelScope(shield=True):
                 await slot.run.stop()
         return outcome
@@ -579,5 +580,11 @@ class SessionRun:
             return
         try:
             recorder.record(self.snapshot(), event)
-        except Exception:  # the archive failing must not stop the agents
-            log.exception("recording session %s failed", self.id)
+        except Exception as exc:  # the archive failing (a full disk) must not stop the agents
+            if not self._unrecorded:
+                log.warning(
+                    "cowork-tui: warning: the archive cannot record session %s (%s)",
+                    self.id,
+                    describe_error(exc),
+                )
+            self._unrecorded = True  # said once

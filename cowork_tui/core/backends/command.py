@@ -71,22 +71,28 @@ class CommandRun(AgentRun):
         self._reading_done = anyio.Event()  # stdout and stderr reached their end
 
     async def wait(self) -> AgentOutcome:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._feed_stdin)
-            tg.start_soon(self._read_all)
-            code = await self._process.wait()
-            # a grandchild may still hold stdout open: drain briefly, end the group, drain again
-            with anyio.move_on_after(DRAIN_SECONDS):
-                await self._reading_done.wait()
-            await self._kill_leftovers()
-            with anyio.move_on_after(DRAIN_SECONDS):
-                await self._reading_done.wait()
-            tg.cancel_scope.cancel()  # the stdin writer, if the child never read its input
-        self._parser.flush(self._output)
-        if self._stopping:
-            await self._stopped.wait()
-        with anyio.CancelScope(shield=True):
-            await self._process.aclose()  # its pipes, which an escaped grandchild may hold
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._feed_stdin)
+                tg.start_soon(self._read_all)
+                code = await self._process.wait()
+                # a grandchild may hold stdout open: drain briefly, end the group, drain again
+                with anyio.move_on_after(DRAIN_SECONDS):
+                    await self._reading_done.wait()
+                await self._kill_leftovers()
+                with anyio.move_on_after(DRAIN_SECONDS):
+                    await self._reading_done.wait()
+                tg.cancel_scope.cancel()  # the stdin writer, if the child never read its input
+            self._parser.flush(self._output)
+            if self._stopping:
+                await self._stopped.wait()
+        except BaseException:  # e.g. its output could not be written (a full disk): end it
+            with anyio.CancelScope(shield=True):
+                await self._kill_leftovers()
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._process.aclose()  # its pipes, which an escaped grandchild may hold
         if code == 0:
             return AgentOutcome(ok=True, output=self._output.text())
         return AgentOutcome(ok=False, output=self._output.text(), error=self._describe_exit(code))
