@@ -458,3 +458,6 @@ async def test_palette_lists_the_current_screens_actions(workspace: FastWorkspac
         labels = [str(hit.text) async for hit in provider.discover()]
         assert {"Launch a session", "Install or uninstall", "History", "Quit"} <= set(labels)
         assert "Pause session" not in labels  # a monitor action, not offered here
+        assert "Item details" in labels and "Session details" not in labels
+        system = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Keys" in system and "Quit" not in system  # one Quit, which asks first

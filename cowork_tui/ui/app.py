@@ -11,13 +11,13 @@ import asyncio
 import gc
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
@@ -141,6 +141,10 @@ class CoworkApp(App[int]):
         self.switch_mode("sessions" if self._launch else "marketplace")
         engine = self._run_engine(self._engine_factory or workspace.engine)
         self._engine_worker = self.run_worker(engine, name="engine", exit_on_error=True)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's palette entries, but its Quit: ours (CoworkCommands) asks first."""
+        return (c for c in super().get_system_commands(screen) if c.title != "Quit")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "switch_mode" and self._workspace is None:

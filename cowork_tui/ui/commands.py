@@ -14,6 +14,7 @@ ACTIONS = [
     ("Help", "app.help", "every key (?)"),
     ("Quit", "app.quit", "asks first while sessions run (q)"),
     ("Filter items", "filter", "marketplace (/)"),
+    ("Item details", "item_details", "marketplace: the highlighted item (enter)"),
     ("Launch a session", "launch", "marketplace: the highlighted item (l)"),
     ("Install or uninstall", "install", "marketplace: the highlighted item (i)"),
     ("Pause session", "pause_session", "monitor (p)"),

@@ -75,7 +75,7 @@ class MarketplaceScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("enter", "details", "Details", show=False),
+        Binding("enter", "item_details", "Details", show=False),
         Binding("l", "launch", "Launch"),
         Binding("i", "install", "Install/uninstall"),
     ]
@@ -161,7 +161,7 @@ class MarketplaceScreen(Screen[None]):
         self._show(self.items.get(event.row_key.value or ""))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_details()
+        self.action_item_details()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._fill(event.value)
@@ -170,7 +170,7 @@ class MarketplaceScreen(Screen[None]):
         self.query_one("#items").focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "details":
+        if action == "item_details":
             return self.item is not None
         if action in ("launch", "install"):
             launch, install = self._applies(self.item)
@@ -190,7 +190,7 @@ class MarketplaceScreen(Screen[None]):
         box.display = False
         self.query_one("#items").focus()
 
-    def action_details(self) -> None:
+    def action_item_details(self) -> None:
         self.query_one("#details").focus()
 
     def action_launch(self) -> None:
