@@ -24,10 +24,10 @@ from cowork_tui.ui.screens.history import PAGE, DetailsScreen, HistoryScreen
 from cowork_tui.ui.screens.launcher import LauncherScreen
 from cowork_tui.ui.screens.marketplace import MarketplaceScreen
 from cowork_tui.ui.screens.monitor import MonitorScreen
-from cowork_tui.ui.screens.output import OutputScreen
+from cowork_tui.ui.screens.output import MAX_LINES, OutputScreen
 from cowork_tui.ui.widgets.agent_panel import AgentPanel
 from tests.marketplaces import write_marketplace
-from tests.ui_fixtures import FINISHED, frozen_engine
+from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine
 from tests.ui_support import (
     FastWorkspace,
     engine_of,
@@ -205,6 +205,26 @@ async def test_output_follows_a_running_agent(workspace: FastWorkspace) -> None:
         assert log.is_vertical_scroll_end
 
 
+async def test_output_keeps_the_end_of_a_large_output_without_terminal_control(
+    workspace: FastWorkspace, tmp_path: Path
+) -> None:
+    out = tmp_path / "big.txt"
+    lines = "".join(f"{i}\n" for i in range(3 * MAX_LINES))
+    out.write_text(f"{lines}\x1b[31mRED\x1b[0m \x1b]0;TITLE\x07end\n")
+    agent = RUNNING.agents[1].model_copy(update={"output_path": str(out)})
+    record = RUNNING.model_copy(update={"agents": (RUNNING.agents[0], agent)})
+    app = make_app(workspace, engine_factory=frozen_engine(record))
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_of(app)
+        await app.push_screen(OutputScreen(record.id, agent))
+        await pilot.pause()
+        log = app.screen.query_one(Log)
+        assert log.lines[-3:] == [str(3 * MAX_LINES - 1), "RED end", ""]  # no escape left
+        assert log.line_count == MAX_LINES - 1  # the last MAX_LINES lines, the last one empty
+        assert log.virtual_size.height == log.line_count  # as tall as what it holds
+        assert log.is_vertical_scroll_end  # following a running agent: its last lines shown
+
+
 async def test_history_search_details_export_rerun(workspace: FastWorkspace) -> None:
     app = launched_app(workspace, "quick", task="first run")
     async with app.run_test(size=SIZE) as pilot:
@@ -370,20 +390,22 @@ async def test_first_frame_then_the_workspace(
     [
         ("config/config.toml", b'refresh_seconds = "often"\n', "refresh_seconds"),
         ("data/archive.sqlite3", b"not sqlite" * 500, "not a readable cowork-tui archive"),
+        ("data/archive.sqlite3", None, "cannot use the archive (unable to open database file)"),
     ],
+    ids=["bad-config", "not-an-archive", "archive-is-a-folder"],
 )
 async def test_a_workspace_that_cannot_open_ends_the_app_with_its_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str, content: bytes, error: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str, content: bytes | None, error: str
 ) -> None:
     bad = default_home(tmp_path, monkeypatch) / path
     bad.parent.mkdir(parents=True)
-    bad.write_bytes(content)
+    bad.mkdir() if content is None else bad.write_bytes(content)
     app = CoworkApp()
     with anyio.fail_after(10):
         await app.run_async(headless=True, size=SIZE)
     assert isinstance(app.open_error, InputError) and app.return_code == 2
     assert error in str(app.open_error)
-    assert bad.read_bytes() == content  # left as it was
+    assert bad.is_dir() if content is None else bad.read_bytes() == content  # left as it was
 
 
 async def test_footer_offers_only_applicable_keys(workspace: FastWorkspace) -> None:

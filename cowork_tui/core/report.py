@@ -26,12 +26,15 @@ def _tokens(tokens: Tokens) -> str:
     )
 
 
+# escape sequences: CSI (colours, cursor), OSC (title, clipboard), two-byte ones
+_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[0-~])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 (but tab, newline), DEL, C1
 
 
 def printable(text: str) -> str:
-    """`text` without control characters: agent output cannot drive the user's terminal."""
-    return _CONTROL.sub("", text)
+    """`text` without escape sequences and control characters: agent output cannot drive the
+    user's terminal (colours, titles, the clipboard)."""
+    return _CONTROL.sub("", _ESCAPE.sub("", text))
 
 
 def one_line(text: str, width: int) -> str:

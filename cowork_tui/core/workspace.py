@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,10 +40,15 @@ class Workspace:
         workspace = cls(paths, load_settings(paths))
         try:
             workspace.archive.recover()
-        except InputError as exc:  # e.g. an archive from a newer cowork-tui: say so
-            if need_archive:
-                raise
-            print(f"cowork-tui: warning: {exc}", file=sys.stderr)
+        except sqlite3.Error as exc:  # damaged, or locked by another program
+            problem = InputError(f"{paths.archive_file}: cannot use the archive ({exc})")
+        except InputError as exc:  # e.g. an archive from a newer cowork-tui
+            problem = exc
+        else:
+            return workspace
+        if need_archive:
+            raise problem
+        print(f"cowork-tui: warning: {problem}", file=sys.stderr)
         return workspace
 
     @cached_property

@@ -19,7 +19,7 @@ from ...core.config import BackendChoice
 from ...core.engine import LaunchRequest
 from ...core.errors import InputError
 from ...core.models import SessionRecord, SessionState
-from ...core.report import one_line, session_markdown
+from ...core.report import one_line, printable, session_markdown
 from .. import format as fmt
 from .monitor import SESSION_STYLE
 
@@ -211,7 +211,7 @@ class DetailsScreen(Screen[None]):
         yield Header()
         record = self.cowork.workspace.archive.get(self.session_id)
         with VerticalScroll(id="session-details"):  # focused: the keys scroll it
-            yield Markdown(session_markdown(record))
+            yield Markdown(printable(session_markdown(record)))  # no terminal control
         yield Footer(compact=True)
 
     @property

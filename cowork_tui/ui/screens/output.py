@@ -1,4 +1,4 @@
-"""An agent's full output, read from its output file (the last `MAX_BYTES`); while the agent
+"""An agent's output, read from its output file (its last `MAX_LINES` lines); while the agent
 runs, what it adds shows as it comes, and the view follows the end unless scrolled away."""
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from textual.timer import Timer
 from textual.widgets import Footer, Log, Static
 
 from ...core.models import AgentRecord
+from ...core.report import printable
 
 if TYPE_CHECKING:
     from ..app import CoworkApp
 
-MAX_BYTES = 2 * 1024 * 1024
+MAX_BYTES = 1024 * 1024  # the most read at once: the end of a larger output
+MAX_LINES = 10_000  # the most lines on screen (the file keeps them all)
 FOLLOW_SECONDS = 0.5  # how often a running agent's output is looked at
 
 
@@ -63,7 +65,7 @@ class OutputScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="output-title")
-        yield Log(id="output-log", max_lines=50_000, auto_scroll=False)
+        yield Log(id="output-log", auto_scroll=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -89,11 +91,12 @@ class OutputScreen(Screen[None]):
         """The title, and the output not shown yet: from the file once the agent has written
         to it, else the record's last lines (output may not have reached the disk yet)."""
         agent, log = self.agent, self.query_one(Log)
+        where = agent.output_path or ("no output" if agent.state.terminal else "no output yet")
         self.query_one("#output-title", Static).update(
             Text.assemble(
                 (agent.subtask, "bold"),
                 f" → {agent.agent} · {agent.state.value} · session {self.session_id}\n",
-                (agent.output_path or "no output file", "dim"),
+                (where, "dim"),
             )
         )
         at_end = log.is_vertical_scroll_end
@@ -104,11 +107,21 @@ class OutputScreen(Screen[None]):
                 log.clear()
         if self._file is not None:
             try:
-                log.write(self._file.read_new(), scroll_end=at_end and not agent.state.terminal)
+                self._append(self._file.read_new(), follow=at_end and not agent.state.terminal)
             except OSError as exc:
                 log.write(f"\n{self._file.path}: cannot read the output: {exc.strerror}\n")
                 self._file = None
             return
         live = "\n".join(agent.output_tail) or agent.output_preview
         log.clear()
-        log.write(f"[the last lines so far]\n{live}" if live else "(no output yet)")
+        self._append(f"[the last lines so far]\n{live}" if live else "(no output yet)", False)
+
+    def _append(self, text: str, follow: bool) -> None:
+        """Add `text`, without terminal control, keeping the last `MAX_LINES` lines (Log's own
+        `max_lines` would leave the view as tall as the lines it dropped)."""
+        log, text = self.query_one(Log), printable(text)
+        if log.line_count + text.count("\n") > MAX_LINES:
+            kept = ("\n".join(log.lines) + text).split("\n")[-MAX_LINES:]
+            log.clear()
+            text = "\n".join(kept)
+        log.write(text, scroll_end=follow)

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ...core.models import AgentRecord, AgentState
+from ...core.report import printable
 from .. import format as fmt
 
 STATE_STYLE = {
@@ -65,7 +66,8 @@ class AgentPanel(Widget, can_focus=True):
         if record.model:
             title.append(f"  {record.model}", "dim")
         prompt = Text(record.prompt, "italic", no_wrap=True, overflow="ellipsis")
-        step = Text(f"▸ {record.step}" if record.step else "", no_wrap=True, overflow="ellipsis")
+        step = Text(f"▸ {printable(record.step)}" if record.step else "", no_wrap=True,
+                    overflow="ellipsis")  # fmt: skip
         bar = Table.grid(expand=True, padding=(0, 1))
         bar.add_column(ratio=1)
         bar.add_column(width=4, justify="right")
@@ -76,7 +78,7 @@ class AgentPanel(Widget, can_focus=True):
             no_wrap=True,
         )
         tail = record.error or "\n".join(record.output_tail) or record.output_preview
-        lines = tail.strip().splitlines()[-TAIL_LINES:]
+        lines = printable(tail).strip().splitlines()[-TAIL_LINES:]  # no terminal control
         tail_text = Text("\n".join(lines), "red" if record.error else "dim", no_wrap=True,
                          overflow="ellipsis")  # fmt: skip
         return Group(title, prompt, step, bar, usage, tail_text)
