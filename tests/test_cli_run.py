@@ -260,3 +260,14 @@ def test_an_unusable_data_folder_is_reported_plainly(tmp_path: Path) -> None:
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("cowork-tui: ") and str(tmp_path / "data") in done.stderr
     assert "internal error" not in done.stderr
+
+
+def test_an_unusable_archive_stops_only_the_commands_that_read_it(tmp_path: Path) -> None:
+    (tmp_path / "data" / "archive.sqlite3").mkdir(parents=True)
+    problem = "archive.sqlite3: cannot use the archive (unable to open database file)"
+    for args in (("history", "list"), ("marketplace", "list", "--json")):
+        done = cli(tmp_path, *args)
+        assert done.returncode == 2 and problem in done.stderr and "internal" not in done.stderr
+    listed = cli(tmp_path, "marketplace", "list")
+    assert listed.returncode == 0 and "repo-health" in listed.stdout
+    assert f"warning: {tmp_path / 'data' / problem}" in listed.stderr

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    workspace = Workspace.open()
+    workspace = Workspace.open(need_archive=args.json)  # the JSON has local statistics
     catalog = workspace.catalog
     markets = catalog.marketplaces()
     for problem in [*catalog.warnings, *(e for m in markets for e in m.errors)]:

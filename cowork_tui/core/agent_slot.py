@@ -82,8 +82,9 @@ class AgentSlot:
         if cost_usd is None:
             # each increment at the model that spent it: an agent may report several models
             spent = _increase(self.tokens, tokens)
-            cost = self._prices.cost(model, tokens)
-            if spent is not None:
+            if spent is None:  # a new running total: priced whole
+                cost = self._prices.cost(model, tokens)
+            else:
                 cost = self.cost_usd + self._prices.cost(model, spent)
             self._set(tokens=tokens, model=model, cost_usd=cost, cost_source="pricing")
         else:

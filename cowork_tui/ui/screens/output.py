@@ -70,7 +70,8 @@ class OutputScreen(Screen[None]):
 
     def on_mount(self) -> None:
         log = self.query_one(Log)
-        self._show()
+        self._show_title()
+        self._show_output()
         if self.agent.state.terminal:
             log.scroll_home(animate=False)
         else:
@@ -82,15 +83,15 @@ class OutputScreen(Screen[None]):
         engine = self.cowork.engine
         latest = engine.snapshot(self.session_id).agent(self.agent.subtask) if engine else None
         if latest is not None:
-            self.agent = latest
-        self._show()
+            shown, self.agent = self.agent, latest
+            if (shown.state, shown.output_path) != (latest.state, latest.output_path):
+                self._show_title()  # only what the title shows
+        self._show_output()
         if self.agent.state.terminal and self._timer is not None:
             self._timer.stop()
 
-    def _show(self) -> None:
-        """The title, and the output not shown yet: from the file once the agent has written
-        to it, else the record's last lines (output may not have reached the disk yet)."""
-        agent, log = self.agent, self.query_one(Log)
+    def _show_title(self) -> None:
+        agent = self.agent
         where = agent.output_path or ("no output" if agent.state.terminal else "no output yet")
         self.query_one("#output-title", Static).update(
             Text.assemble(
@@ -99,6 +100,11 @@ class OutputScreen(Screen[None]):
                 (where, "dim"),
             )
         )
+
+    def _show_output(self) -> None:
+        """The output not shown yet: from the file once the agent has written to it, else the
+        record's last lines (output may not have reached the disk yet)."""
+        agent, log = self.agent, self.query_one(Log)
         at_end = log.is_vertical_scroll_end
         if self._file is None and agent.output_path:
             candidate = OutputFile(Path(agent.output_path))
