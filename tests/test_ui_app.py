@@ -24,7 +24,7 @@ from cowork_tui.ui.screens.history import PAGE, DetailsScreen, HistoryScreen
 from cowork_tui.ui.screens.launcher import LauncherScreen
 from cowork_tui.ui.screens.marketplace import MarketplaceScreen
 from cowork_tui.ui.screens.monitor import MonitorScreen
-from cowork_tui.ui.screens.output import MAX_LINES, OutputScreen
+from cowork_tui.ui.screens.output import FOLLOW_SECONDS, MAX_LINES, OutputScreen
 from cowork_tui.ui.widgets.agent_panel import AgentPanel
 from tests.marketplaces import write_marketplace
 from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine
@@ -223,6 +223,28 @@ async def test_output_keeps_the_end_of_a_large_output_without_terminal_control(
         assert log.line_count == MAX_LINES - 1  # the last MAX_LINES lines, the last one empty
         assert log.virtual_size.height == log.line_count  # as tall as what it holds
         assert log.is_vertical_scroll_end  # following a running agent: its last lines shown
+
+
+async def test_output_moving_to_the_file_replaces_the_last_lines_so_far(
+    workspace: FastWorkspace, tmp_path: Path
+) -> None:
+    out = tmp_path / "one.txt"
+    out.write_text("first\nsecond\nzebra-end\n")
+    early = RUNNING.agents[1].model_copy(
+        update={"state": AgentState.RUNNING, "output_path": None,
+                "output_tail": ("first", "second", "zebra-end")}
+    )  # fmt: skip
+    record = RUNNING.model_copy(update={"agents": (RUNNING.agents[0], early)})
+    app = make_app(workspace, engine_factory=frozen_engine(record))
+    async with app.run_test(size=SIZE) as pilot:
+        frozen: Any = await engine_of(app)
+        await app.push_screen(OutputScreen(record.id, early))
+        await pilot.pause()
+        assert app.export_screenshot().count("zebra-end") == 1  # the last lines so far
+        done = early.model_copy(update={"state": AgentState.SUCCEEDED, "output_path": str(out)})
+        frozen.records[record.id] = record.model_copy(update={"agents": (RUNNING.agents[0], done)})
+        await pilot.pause(3 * FOLLOW_SECONDS)
+        assert app.export_screenshot().count("zebra-end") == 1  # the file's, once
 
 
 async def test_history_search_details_export_rerun(workspace: FastWorkspace) -> None:
