@@ -20,15 +20,16 @@ from functools import partial
 
 import anyio
 
-from cowork_tui.core.backends.base import (
+from cowork_tui.core.engine.backends.base import (
     AgentContext,
     AgentOutcome,
     AgentReporter,
     AgentRun,
     Backend,
 )
-from cowork_tui.core.backends.command import CommandBackend
-from cowork_tui.core.engine import Engine, LaunchRequest
+from cowork_tui.core.engine.backends.command import CommandBackend
+from cowork_tui.core.engine.local import LocalEngine
+from cowork_tui.core.engine.protocol import LaunchRequest
 from cowork_tui.core.models import AgentSpec, Item, Plan, SessionState, Subtask
 from cowork_tui.core.procs import all_gone, all_stopped, group_members
 
@@ -87,7 +88,7 @@ async def through_limiter(n: int, one: Callable[[], Awaitable[None]]) -> None:
             tg.start_soon(agent)
 
 
-async def through_engine(engine: Engine, request: LaunchRequest) -> None:
+async def through_engine(engine: LocalEngine, request: LaunchRequest) -> None:
     record = await engine.wait(engine.launch(request))
     assert record.state is SessionState.COMPLETED, record.error
 
@@ -102,7 +103,7 @@ async def bare_true() -> None:
 
 async def overhead(n: int) -> dict[str, float]:
     backends = {"null": NullBackend(), "command": CommandBackend()}
-    async with Engine(backends, grace_seconds=GRACE) as engine:
+    async with LocalEngine(backends, grace_seconds=GRACE) as engine:
         null_req = wide_request(AgentSpec(name="null"), n)
         true_req = wide_request(AgentSpec(name="t", kind="command", command="true"), n)
         await through_engine(engine, wide_request(AgentSpec(name="null"), 50))  # warm-up
@@ -136,7 +137,7 @@ async def control_latency(runs: int) -> dict[str, float]:
     spec = AgentSpec(name="sleeper", kind="command", command="sleep 30 & sleep 30; wait")
     request = wide_request(spec, PARALLEL, backend="command")
     pauses, cancels, reported = [], [], []
-    async with Engine({"command": CommandBackend()}, grace_seconds=GRACE) as engine:
+    async with LocalEngine({"command": CommandBackend()}, grace_seconds=GRACE) as engine:
         for _ in range(runs):
             sid = engine.launch(request)
             pids: list[int] = []

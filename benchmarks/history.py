@@ -35,13 +35,13 @@ from rich.console import RenderableType
 from textual.screen import Screen
 from textual.widgets import DataTable
 
-from cowork_tui.core.archive import Archive
+from cowork_tui.core.archive.store import Archive
 from cowork_tui.core.config import Paths
-from cowork_tui.core.events import SessionEvent
 from cowork_tui.core.models import (
     AgentRecord,
     AgentState,
     Plan,
+    SessionEvent,
     SessionRecord,
     SessionState,
     Subtask,

@@ -107,7 +107,7 @@ async def measure(kind: str, n: int, seconds: float) -> float:
         async def factory() -> AsyncIterator[Any]:
             yield feed
 
-        app = CoworkApp(Workspace.open(), engine_factory=factory)  # type: ignore[arg-type]
+        app = CoworkApp(Workspace.open(), engine_factory=factory)
     async with app.run_test(size=(120, 40)) as pilot:
         if kind == "cowork":
             await pilot.press("2")

@@ -24,7 +24,7 @@ from textual.widgets import TextArea  # noqa: E402
 from cowork_tui.ui.app import CoworkApp  # noqa: E402
 from cowork_tui.ui.screens.output import OutputScreen  # noqa: E402
 from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine  # noqa: E402
-from tests.ui_support import make_app, open_workspace  # noqa: E402
+from tests.ui_support import archive_read, make_app, open_workspace  # noqa: E402
 
 SIZE = (120, 36)
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
@@ -44,8 +44,9 @@ async def output(pilot: Pilot[Any]) -> None:
 
 def keys(*pressed: str) -> Steps:
     async def press(pilot: Pilot[Any]) -> None:
-        await pilot.press(*pressed)
-        await pilot.pause()
+        for key in pressed:
+            await pilot.press(key)
+            await archive_read(pilot)
 
     return press
 

@@ -13,9 +13,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cowork_tui.core.archive import Archive
-from cowork_tui.core.events import SessionEvent
-from cowork_tui.core.models import AgentRecord, AgentState, SessionRecord, SessionState, Tokens
+from cowork_tui.core.archive.store import Archive
+from cowork_tui.core.models import (
+    AgentRecord,
+    AgentState,
+    SessionEvent,
+    SessionRecord,
+    SessionState,
+    Tokens,
+)
 from cowork_tui.core.procs import process_start_time
 
 

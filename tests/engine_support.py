@@ -8,18 +8,26 @@ from pathlib import Path
 
 import anyio
 
-from cowork_tui.core.backends.base import (
+from cowork_tui.core.engine.backends.base import (
     AgentContext,
     AgentOutcome,
     AgentReporter,
     AgentRun,
     Backend,
 )
-from cowork_tui.core.backends.command import CommandBackend
-from cowork_tui.core.backends.demo import DemoBackend
-from cowork_tui.core.engine import Engine, LaunchRequest
-from cowork_tui.core.events import SessionEvent
-from cowork_tui.core.models import AgentSpec, AgentState, Item, Plan, SessionRecord, Subtask
+from cowork_tui.core.engine.backends.command import CommandBackend
+from cowork_tui.core.engine.backends.demo import DemoBackend
+from cowork_tui.core.engine.local import LocalEngine
+from cowork_tui.core.engine.protocol import LaunchRequest
+from cowork_tui.core.models import (
+    AgentSpec,
+    AgentState,
+    Item,
+    Plan,
+    SessionEvent,
+    SessionRecord,
+    Subtask,
+)
 from cowork_tui.core.procs import process_state
 
 GRACE = 0.3
@@ -71,18 +79,18 @@ class Recorder:
 @asynccontextmanager
 async def running_engine(
     recorder: Recorder | None = None, **backends: Backend
-) -> AsyncIterator[Engine]:
+) -> AsyncIterator[LocalEngine]:
     all_backends: dict[str, Backend] = {
         "command": CommandBackend(),
         "demo": DemoBackend(step_seconds=0.01),
         **backends,
     }
-    async with Engine(all_backends, recorder=recorder, grace_seconds=GRACE) as engine:
+    async with LocalEngine(all_backends, recorder=recorder, grace_seconds=GRACE) as engine:
         yield engine
 
 
 async def until(
-    engine: Engine, sid: str, ready: Callable[[SessionRecord], bool], timeout: float = 20
+    engine: LocalEngine, sid: str, ready: Callable[[SessionRecord], bool], timeout: float = 20
 ) -> SessionRecord:
     """Wait (on engine changes, no polling) until the session's snapshot satisfies `ready`."""
     with anyio.fail_after(timeout):

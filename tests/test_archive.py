@@ -17,21 +17,21 @@ from typing import Any
 import anyio
 import pytest
 
-from cowork_tui.core import archive_schema
-from cowork_tui.core.archive import Archive, keep_alive
-from cowork_tui.core.archive_schema import SCHEMA_VERSION, NewerArchiveError
+from cowork_tui.core.archive import schema as archive_schema
+from cowork_tui.core.archive.report import session_markdown
+from cowork_tui.core.archive.schema import SCHEMA_VERSION, NewerArchiveError
+from cowork_tui.core.archive.store import Archive, keep_alive
 from cowork_tui.core.errors import InputError
-from cowork_tui.core.events import SessionEvent
 from cowork_tui.core.models import (
     AgentRecord,
     AgentState,
     Plan,
+    SessionEvent,
     SessionRecord,
     SessionState,
     Subtask,
     Tokens,
 )
-from cowork_tui.core.report import session_markdown
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -193,15 +193,34 @@ def test_archive_is_wal_and_passes_integrity_checks(archive: Archive, tmp_path: 
     conn.execute("INSERT INTO session_text(session_text) VALUES ('integrity-check')")
 
 
-def test_heartbeat_keeps_alive_until_cancelled(archive: Archive) -> None:
-    async def beat_twice() -> None:
-        with anyio.move_on_after(0.5):
-            await keep_alive(archive, interval=0.01)
+def test_heartbeat_keeps_alive_until_cancelled(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    beats: list[float] = []
 
-    anyio.run(beat_twice)
+    async def beat_until_three() -> None:
+        three = anyio.Event()
+        beat = archive.heartbeat
+
+        def counted() -> None:
+            beat()
+            beats.append(time.time())
+            if len(beats) == 3:  # it keeps beating: not just once
+                three.set()
+
+        monkeypatch.setattr(archive, "heartbeat", counted)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(keep_alive, archive, 0.01)
+                await three.wait()
+                tg.cancel_scope.cancel()
+
+    anyio.run(beat_until_three)
     conn = sqlite3.connect(archive.path)
-    ((pid, beat),) = conn.execute("SELECT pid, heartbeat_at FROM owners").fetchall()
-    assert pid == os.getpid() and time.time() - beat < 5
+    ((pid, last),) = conn.execute("SELECT pid, heartbeat_at FROM owners").fetchall()
+    assert pid == os.getpid() and last == pytest.approx(beats[-1], abs=1)
+    anyio.run(anyio.sleep, 0.05)
+    assert len(beats) == 3  # cancelled: no beat after
 
 
 def test_reader_sees_only_committed_states(archive: Archive) -> None:

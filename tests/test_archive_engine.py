@@ -7,10 +7,10 @@ from pathlib import Path
 
 import anyio
 
-from cowork_tui.core.archive import Archive
-from cowork_tui.core.backends.command import CommandBackend
-from cowork_tui.core.backends.demo import DemoBackend
-from cowork_tui.core.engine import Engine
+from cowork_tui.core.archive.store import Archive
+from cowork_tui.core.engine.backends.command import CommandBackend
+from cowork_tui.core.engine.backends.demo import DemoBackend
+from cowork_tui.core.engine.local import LocalEngine
 from cowork_tui.core.models import AgentState, SessionState
 
 from .engine_support import GRACE, command, item_of, plan_of, request, step
@@ -24,8 +24,8 @@ def alive(pid: int) -> bool:
         return False
 
 
-def engine_for(archive: Archive, outputs: Path) -> Engine:
-    return Engine(
+def engine_for(archive: Archive, outputs: Path) -> LocalEngine:
+    return LocalEngine(
         {"command": CommandBackend(), "demo": DemoBackend(step_seconds=0.01)},
         recorder=archive,
         grace_seconds=GRACE,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cowork_tui.core.archive import Archive
+from cowork_tui.core.archive.store import Archive
 from cowork_tui.core.models import AgentState, SessionState
 from cowork_tui.core.procs import group_members, is_same_process, process_start_time
 

@@ -12,18 +12,27 @@ from pathlib import Path
 import anyio
 import pytest
 
-from cowork_tui.core.backends.base import AgentContext, AgentOutcome, BackendUnavailable, Upstream
-from cowork_tui.core.backends.claude import (
+from cowork_tui.core.engine.backends.base import (
+    AgentContext,
+    AgentOutcome,
+    BackendUnavailable,
+    Upstream,
+)
+from cowork_tui.core.engine.backends.claude import (
     ClaudeBackend,
     agent_input,
     model_option,
     tool_names,
 )
-from cowork_tui.core.backends.claude_usage import UsageMeter
-from cowork_tui.core.backends.select import claude_credentials, resolve_backend, sdk_installed
-from cowork_tui.core.engine import LaunchRequest
-from cowork_tui.core.model_planner import model_plan, plan_with_fallback
+from cowork_tui.core.engine.backends.claude_usage import UsageMeter
+from cowork_tui.core.engine.backends.select import (
+    claude_credentials,
+    resolve_backend,
+    sdk_installed,
+)
+from cowork_tui.core.engine.protocol import LaunchRequest
 from cowork_tui.core.models import AgentSpec, AgentState, Item, Plan, SessionState, Subtask, Tokens
+from cowork_tui.core.planning.model import model_plan, plan_with_fallback
 from cowork_tui.core.pricing import Price, PriceTable
 from tests.engine_support import running_engine
 from tests.fake_anthropic import FakeAnthropic, Reply, Usage
@@ -86,7 +95,8 @@ def test_meter_counts_stream_then_trusts_the_result() -> None:
                                           f"the price table's: ${priced:.6f}")  # fmt: skip
     mine = PriceTable({"sonnet": Price(input=100, output=100, cache_read=1, cache_write=1)})
     note = f"config.toml prices for {SONNET}; Claude Code's own: $0.500000"
-    assert meter.settle(mine) == (pytest.approx(18 * 100 / 1e6), "pricing", note)
+    cost, source, said = meter.settle(mine)
+    assert cost == pytest.approx(18 * 100 / 1e6) and (source, said) == ("pricing", note)
     both = {SONNET: {"inputTokens": 10, "costUSD": 0.5}, "claude-haiku-5-5": {"costUSD": 0.25}}
     meter.on_result(both, 0.75)  # only sonnet is the user's: haiku keeps Claude Code's cost
     assert meter.settle(mine)[0] == pytest.approx(10 * 100 / 1e6 + 0.25)
@@ -167,8 +177,7 @@ async def test_agent_succeeds_with_the_api_usage_priced_right(
     tokens, model, cost = reporter.usages[-1]
     assert (tokens, model) == (expected, SONNET)
     assert cost == pytest.approx(PriceTable().cost(SONNET, expected), rel=1e-9)
-    assert outcome.extra["cost_source"] == "claude-cli"
-    assert "cost_note" not in outcome.extra
+    assert (outcome.cost_source, outcome.cost_note) == ("claude-cli", None)
     assert {"writing…", "using Read"} <= set(reporter.steps)
     assert "Reading the notes." in reporter.text and "The notes say hello." in reporter.text
 
@@ -261,9 +270,7 @@ async def test_pause_then_resume_continues_the_same_conversation(
     assert resumed.body["messages"][0]["content"].startswith("do a")  # the original prompt
     assert "PARTIAL-WORDS" in resumed.text and "continue" in resumed.text
     session = "X-Claude-Code-Session-Id"
-    assert (
-        resumed.headers[session] == turns[0].headers[session] == outcome.extra["claude_session_id"]
-    )
+    assert resumed.headers[session] == turns[0].headers[session]
     tokens, _, cost = reporter.usages[-1]
     assert tokens.input == 300 and tokens.cache_read == 50  # both requests counted, once
     assert cost == pytest.approx(PriceTable().cost(SONNET, tokens), rel=1e-9)

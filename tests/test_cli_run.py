@@ -210,7 +210,8 @@ def test_item_stats_come_from_local_history_once_there_are_a_few(
 
     def stats() -> dict[str, Any]:
         listing = json.loads(cli(home, "marketplace", "list", "--json").stdout)
-        return next(i for i in listing if i["ref"] == "piped@testmarket")["stats"]
+        found: dict[str, Any] = next(i for i in listing if i["ref"] == "piped@testmarket")
+        return found["stats"]  # type: ignore[no-any-return]
 
     assert stats() == {
         "avgSessionMinutes": 12,

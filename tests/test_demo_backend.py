@@ -5,8 +5,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from cowork_tui.core.backends.demo import DemoBackend, demo_model
-from cowork_tui.core.engine import Engine
+from cowork_tui.core.engine.backends.demo import DemoBackend, demo_model
+from cowork_tui.core.engine.local import LocalEngine
 from cowork_tui.core.models import AgentSpec, AgentState, SessionRecord, SessionState
 from tests.engine_support import agent_state, item_of, plan_of, request, step, until
 
@@ -24,7 +24,7 @@ def anyio_backend() -> str:
 
 
 async def run_demo(task: str, step_seconds: float = 0.001) -> SessionRecord:
-    async with Engine({"demo": DemoBackend(step_seconds=step_seconds)}) as engine:
+    async with LocalEngine({"demo": DemoBackend(step_seconds=step_seconds)}) as engine:
         req = request(ITEM, PLAN).model_copy(update={"task": task})
         return await engine.wait(engine.launch(req))
 
@@ -46,7 +46,7 @@ async def test_demo_is_deterministic_for_a_task_and_labelled() -> None:
 
 
 async def test_demo_pauses_at_its_next_step_and_resumes() -> None:
-    async with Engine({"demo": DemoBackend(step_seconds=0.05)}) as engine:
+    async with LocalEngine({"demo": DemoBackend(step_seconds=0.05)}) as engine:
         sid = engine.launch(request(ITEM, PLAN))
         await until(engine, sid, lambda r: agent_state(r, "scanner") is AgentState.RUNNING)
         engine.pause(sid)
@@ -65,4 +65,3 @@ def test_model_aliases() -> None:
     assert demo_model("opus") == "claude-opus-4-5"
     assert demo_model("claude-3-5-haiku-20241022") == "claude-3-5-haiku-20241022"
     assert demo_model("gpt-x") == "demo"
-    assert DemoBackend.simulated

@@ -9,13 +9,20 @@ from pathlib import Path
 import anyio
 import pytest
 
-from cowork_tui.core.backends.base import Backend
-from cowork_tui.core.backends.command import CommandBackend
-from cowork_tui.core.backends.demo import DemoBackend
-from cowork_tui.core.engine import Engine, LaunchRequest
+from cowork_tui.core.engine.backends.base import Backend
+from cowork_tui.core.engine.backends.command import CommandBackend
+from cowork_tui.core.engine.backends.demo import DemoBackend
+from cowork_tui.core.engine.local import LocalEngine
+from cowork_tui.core.engine.protocol import LaunchRequest
 from cowork_tui.core.errors import InputError
-from cowork_tui.core.events import SessionEvent
-from cowork_tui.core.models import AgentSpec, AgentState, Plan, SessionRecord, SessionState
+from cowork_tui.core.models import (
+    AgentSpec,
+    AgentState,
+    Plan,
+    SessionEvent,
+    SessionRecord,
+    SessionState,
+)
 from cowork_tui.core.procs import group_members
 from tests.engine_support import (
     GRACE,
@@ -90,7 +97,7 @@ async def test_output_that_cannot_be_written_fails_the_agent_saying_why(tmp_path
     blocked = tmp_path / "outputs"
     blocked.write_text("a file where the outputs folder should be (or a full disk)")
     backends: dict[str, Backend] = {"command": CommandBackend(), "demo": DemoBackend()}
-    async with Engine(backends, grace_seconds=GRACE, outputs_dir=blocked) as engine:
+    async with LocalEngine(backends, grace_seconds=GRACE, outputs_dir=blocked) as engine:
         record = await engine.wait(engine.launch(solo("echo hello")))
     (agent,) = record.agents
     assert agent.state is A.FAILED and record.state is S.FAILED
@@ -344,10 +351,10 @@ async def test_demo_sessions_run_and_report_costs() -> None:
 
 
 async def test_launch_needs_a_running_engine() -> None:
-    from cowork_tui.core.engine import Engine
+    from cowork_tui.core.engine.local import LocalEngine
 
     with pytest.raises(RuntimeError, match="not running"):
-        Engine({}).launch(solo("true"))
+        LocalEngine({}).launch(solo("true"))
     await anyio.lowlevel.checkpoint()
 
 

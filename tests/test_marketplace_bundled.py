@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cowork_tui.core.marketplace import BUNDLED_DIR
-from cowork_tui.core.marketplace_loader import load_marketplace
+from cowork_tui.core.marketplace.catalog import BUNDLED_DIR
+from cowork_tui.core.marketplace.loader import load_marketplace
 from cowork_tui.core.models import Item
-from cowork_tui.core.planner import plan_task
+from cowork_tui.core.planning.plans import plan_task
 
 MODEL_ALIASES = {"sonnet", "opus", "haiku", "inherit"}
 

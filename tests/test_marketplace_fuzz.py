@@ -15,10 +15,10 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cowork_tui.core.agent_files import KNOWN_KEYS, AgentFileError, load_agent
 from cowork_tui.core.config import Paths
-from cowork_tui.core.marketplace import Catalog
-from cowork_tui.core.marketplace_loader import load_marketplace
+from cowork_tui.core.marketplace.agent_files import KNOWN_KEYS, AgentFileError, load_agent
+from cowork_tui.core.marketplace.catalog import Catalog
+from cowork_tui.core.marketplace.loader import load_marketplace
 from cowork_tui.core.models import Marketplace
 
 from .marketplace_files import agent_text, write_raw_marketplace

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cowork_tui.core.agent_files import load_agent
-from cowork_tui.core.marketplace_loader import load_marketplace
+from cowork_tui.core.marketplace.agent_files import load_agent
+from cowork_tui.core.marketplace.loader import load_marketplace
 
 INTEROP = Path(__file__).resolve().parents[2] / "shared" / "interop"
 MARKETS = ["claude-code", "knowledge-work-plugins"]

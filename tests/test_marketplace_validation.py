@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cowork_tui.core.agent_files import AgentFileError, load_agent
-from cowork_tui.core.marketplace_loader import load_marketplace
+from cowork_tui.core.marketplace.agent_files import AgentFileError, load_agent
+from cowork_tui.core.marketplace.loader import load_marketplace
 from cowork_tui.core.models import Item
 
 from .marketplace_files import agent_text, entry, write_raw_marketplace

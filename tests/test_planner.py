@@ -4,7 +4,9 @@ import pytest
 
 from cowork_tui.core.errors import InputError
 from cowork_tui.core.models import AgentSpec, CoworkDefaults, Item, WorkflowStep
-from cowork_tui.core.planner import MERGE_AGENT, plan_task, split_parts, split_stages
+from cowork_tui.core.planning.heuristic import split_parts, split_stages
+from cowork_tui.core.planning.merge import MERGE_AGENT
+from cowork_tui.core.planning.plans import plan_task
 
 
 def agent(name: str, description: str) -> AgentSpec:

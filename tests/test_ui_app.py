@@ -158,6 +158,31 @@ async def test_monitor_controls_pause_resume_cancel(workspace: FastWorkspace) ->
         assert all(not os.path.exists(f"/proc/{a.pgid}") for a in record.agents if a.pgid)
 
 
+async def test_the_refresh_timer_alone_keeps_the_monitor_current(
+    workspace: FastWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing but the app's own timer (every refresh_seconds) shows the session's end."""
+    workspace.settings = workspace.settings.model_copy(update={"refresh_seconds": 1.0})
+    shown_done = anyio.Event()
+    show = MonitorScreen.show
+
+    def watched(monitor: MonitorScreen, snapshots: Any, selected: str | None) -> None:
+        show(monitor, snapshots, selected)
+        if monitor.record is not None and monitor.record.state.terminal:
+            shown_done.set()
+
+    monkeypatch.setattr(MonitorScreen, "show", watched)
+    app = launched_app(workspace, "slow")
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        (sid,) = [s.id for s in engine.snapshots()]
+        await engine.wait(sid)  # some 2 s after launch: only the timer polls that late
+        with anyio.fail_after(10):
+            await shown_done.wait()
+        await pilot.pause()
+        assert "COMPLETED" in text_of(app.screen.query_one("#session-stage", Static))
+
+
 async def test_agent_controls_and_output(workspace: FastWorkspace) -> None:
     app = launched_app(workspace, "slow")
     async with app.run_test(size=SIZE) as pilot:

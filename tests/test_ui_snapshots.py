@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,20 @@ from textual.widgets import TextArea
 from cowork_tui.ui.app import CoworkApp
 from cowork_tui.ui.screens.output import OutputScreen
 from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine
-from tests.ui_support import FastWorkspace, make_app, open_workspace
+from tests.ui_support import FastWorkspace, archive_read, make_app, open_workspace
 
 SIZE = (100, 30)
+
+
+def keys(*pressed: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """Press each key, letting what it started read the archive before the next."""
+
+    async def press(pilot: Pilot[Any]) -> None:
+        for key in pressed:
+            await pilot.press(key)
+            await archive_read(pilot)
+
+    return press
 
 
 @pytest.fixture
@@ -68,11 +80,12 @@ def test_agent_output(snap_compare: Any, workspace: FastWorkspace) -> None:
 
 
 def test_history(snap_compare: Any, workspace: FastWorkspace) -> None:
-    assert snap_compare(frozen_app(workspace), terminal_size=SIZE, press=["3"])
+    assert snap_compare(frozen_app(workspace), terminal_size=SIZE, run_before=keys("3"))
 
 
 def test_history_details(snap_compare: Any, workspace: FastWorkspace) -> None:
-    assert snap_compare(frozen_app(workspace), terminal_size=SIZE, press=["3", "enter"])
+    app = frozen_app(workspace)
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys("3", "enter"))
 
 
 def test_help(snap_compare: Any, workspace: FastWorkspace) -> None:

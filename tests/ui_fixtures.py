@@ -51,7 +51,7 @@ def agent(
         tokens=Tokens(input=12_000, output=1_500),
         cost_usd=0.0585,
         progress=progress,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

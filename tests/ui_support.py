@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
-from cowork_tui.core.backends.base import Backend
-from cowork_tui.core.backends.demo import DemoBackend
-from cowork_tui.core.engine import Engine, LaunchRequest
+from cowork_tui.core.engine.backends.base import Backend
+from cowork_tui.core.engine.backends.demo import DemoBackend
+from cowork_tui.core.engine.protocol import Engine, LaunchRequest
 from cowork_tui.core.workspace import Workspace
 from cowork_tui.ui.app import CoworkApp
+from cowork_tui.ui.screens.history import READS
 from tests.marketplaces import write_marketplace
 
 FROZEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 STEPS = "".join(f"echo '::progress 0.{i} step {i}'; echo line {i}; sleep 0.2; " for i in range(9))
-TEST_ITEMS = {
+TEST_ITEMS: dict[str, dict[str, Any]] = {
     # command agents that take a few seconds: time to pause, resume, cancel
     "slow": {
         "agents": {
@@ -78,3 +83,12 @@ async def until(engine: Engine, condition: Callable[[], bool], seconds: float = 
     with anyio.fail_after(seconds):
         while not condition():
             await engine.changed(engine.version)
+
+
+async def archive_read(pilot: Pilot[Any]) -> None:
+    """Wait for the archive reads the screens started (they run in threads), then a repaint."""
+    await pilot.pause()  # the screen's handlers have started their reads
+    for worker in [w for w in pilot.app.workers if w.group == READS]:
+        with contextlib.suppress(WorkerCancelled):  # a newer read of the same screen won
+            await worker.wait()
+    await pilot.pause()

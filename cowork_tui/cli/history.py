@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..core.archive import SessionSummary
-from ..core.events import SessionEvent
-from ..core.report import one_line, printable, session_markdown
+from ..core.archive.report import session_markdown
+from ..core.archive.store import SessionSummary
+from ..core.models import SessionEvent
+from ..core.text import one_line, printable
 from ..core.workspace import Workspace
+from .arguments import whole_number
 from .run import describe_result
 
 
@@ -18,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     listing = commands.add_parser("list", help="sessions, newest first")
     listing.add_argument("--search", metavar="TEXT", help="words in the task, summary or outputs")
-    listing.add_argument("--limit", type=_positive, default=20, metavar="N", help="default 20")
+    listing.add_argument(
+        "--limit", type=whole_number("--limit", 1), default=20, metavar="N", help="default 20"
+    )
     listing.add_argument("--json", action="store_true", help="a JSON list of session summaries")
     listing.set_defaults(handler=cmd_list)
 
@@ -28,16 +32,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     form.add_argument("--json", action="store_true", help="the JSON session record")
     form.add_argument("--markdown", action="store_true", help="a Markdown report")
     show.set_defaults(handler=cmd_show)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def cmd_list(args: argparse.Namespace) -> int:

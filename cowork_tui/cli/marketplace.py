@@ -8,8 +8,9 @@ import shutil
 import sys
 from typing import Any
 
-from ..core.archive import ItemStats
-from ..core.marketplace import Catalog, describe_commands, missing_requirements
+from ..core.archive.stats import ItemStats
+from ..core.marketplace.catalog import Catalog, missing_requirements
+from ..core.marketplace.trust import describe_commands
 from ..core.models import Item
 from ..core.workspace import Workspace
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.models import SessionRecord
-from ..core.report import printable
+from ..core.text import printable
 
 
 class LiveProgress:
@@ -34,7 +34,7 @@ class LiveProgress:
 
 
 def progress_table(record: SessionRecord) -> Table:
-    simulated = " · demo backend: simulated agents" if record.backend == "demo" else ""
+    simulated = " · demo backend: simulated agents" if record.simulated else ""
     table = Table(
         title=f"{record.item} · {record.state} · {record.tokens.total:,} tokens · "
         f"${record.cost_usd:.4f}{simulated}",

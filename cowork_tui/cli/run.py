@@ -13,12 +13,13 @@ from typing import Any, get_args
 import anyio
 
 from ..core.config import BackendChoice
-from ..core.engine import Engine, LaunchRequest
+from ..core.engine.protocol import Engine, LaunchRequest
 from ..core.errors import InputError
-from ..core.models import Item, Plan, SessionRecord, SessionState
-from ..core.planner import check_plannable, plan_task
-from ..core.report import printable
+from ..core.models import MAX_PARALLEL, MIN_PARALLEL, Item, Plan, SessionRecord, SessionState
+from ..core.planning.plans import plan_task
+from ..core.text import printable
 from ..core.workspace import Workspace
+from .arguments import whole_number
 
 EXIT_CODES = {SessionState.COMPLETED: 0, SessionState.FAILED: 1, SessionState.CANCELLED: 1}
 EXIT_PARTIAL = 3
@@ -62,21 +63,11 @@ def _session_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-parallel",
-        type=_max_parallel,
+        type=whole_number("--max-parallel", MIN_PARALLEL, MAX_PARALLEL),
         default=None,
         metavar="N",
         help="agents running at once, 1..10 (default: the item's maxParallelAgents)",
     )
-
-
-def _max_parallel(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError("must be between 1 and 10")
-    return value
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
@@ -131,18 +122,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _request(
     workspace: Workspace, args: argparse.Namespace, cwd: Path
 ) -> tuple[LaunchRequest, str | None]:
-    item = workspace.catalog.find(args.item)
-    check_plannable(item, args.task)  # bad input is refused before a session exists
-    workspace.catalog.check_trust(item)
-    backend, notice = workspace.resolve_backend(args.backend, item)
-    request = LaunchRequest(
-        item=item,
-        task=args.task,
-        backend=backend,
-        max_parallel=args.max_parallel or item.cowork.max_parallel_agents,
-        cwd=cwd,
+    # bad input is refused before a session exists
+    return workspace.launcher.request(
+        args.item, args.task, cwd=cwd, backend=args.backend, max_parallel=args.max_parallel
     )
-    return request, notice
 
 
 async def _run_session(

@@ -75,6 +75,11 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
 
+MIN_PARALLEL, MAX_PARALLEL = 1, 10
+SIMULATION = "demo"  # the backend that simulates model agents
+MaxParallel = Annotated[int, Field(ge=MIN_PARALLEL, le=MAX_PARALLEL)]  # agents running at once
+
+
 # --- items -----------------------------------------------------------------------------
 
 
@@ -104,7 +109,7 @@ class WorkflowStep(Frozen):
 class CoworkDefaults(Frozen):
     """The `cowork` extension object (marketplace entry wins over plugin.json)."""
 
-    max_parallel_agents: int = Field(3, alias="maxParallelAgents", ge=1, le=10)
+    max_parallel_agents: MaxParallel = Field(3, alias="maxParallelAgents")
     estimated_duration: str | None = Field(None, alias="estimatedDuration")
     avg_session_minutes: float | None = Field(None, alias="avgSessionMinutes", ge=0)
     completion_rate: float | None = Field(None, alias="completionRate", ge=0, le=1)
@@ -175,6 +180,8 @@ class Plan(Frozen):
 
 # --- usage and records -----------------------------------------------------------------
 
+PREVIEW_CHARS = 2000  # an agent's output kept in its record (the file keeps all of it)
+
 
 TokenCount = Annotated[int, Field(ge=0)]
 
@@ -236,7 +243,7 @@ class SessionRecord(Frozen):
     state: SessionState = SessionState.INITIALIZING
     partial: bool = False
     backend: str = "demo"
-    max_parallel: int = 3
+    max_parallel: MaxParallel = 3
     cwd: str = "."
     started_at: datetime | None = None
     ended_at: datetime | None = None
@@ -254,6 +261,12 @@ class SessionRecord(Frozen):
     def agent(self, subtask: str) -> AgentRecord | None:
         return next((a for a in self.agents if a.subtask == subtask), None)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def simulated(self) -> bool:
+        """Its model agents ran on the demo backend: a labelled simulation, costs included."""
+        return self.backend == SIMULATION
+
     def to_json(self) -> dict[str, Any]:
         """The record of DESIGN §5 (`run --json`, `history show --json`), no live-only fields;
         costs rounded to 1e-10 USD (0.0035712, not float sums' 0.0035711999999999996)."""
@@ -261,6 +274,16 @@ class SessionRecord(Frozen):
         for part in (data, *data["agents"]):
             part["cost_usd"] = round(part["cost_usd"], 10)
         return data
+
+
+class SessionEvent(Frozen):
+    """One line of a session's append-only event log."""
+
+    at: datetime
+    kind: Literal["session", "agent", "control"]
+    subtask: str | None = None  # agent events and agent controls
+    state: str | None = None  # the new state (session/agent) or the control ("pause", ...)
+    reason: str | None = None  # why: the control's origin, an error, "app shutdown", ...
 
 
 # fields that only matter while a session runs (or to crash recovery), left out of the JSON record

@@ -1,4 +1,5 @@
-"""The services one run of cowork-tui works with, built once: settings, catalog, archive, engine."""
+"""The services one run of cowork-tui works with, built once: settings, catalog, archive, the
+launch path and the engine."""
 
 from __future__ import annotations
 
@@ -8,22 +9,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Self
 
 import anyio
 
-from .archive import Archive, keep_alive
-from .backends.base import Backend
-from .backends.claude import ClaudeBackend
-from .backends.command import CommandBackend
-from .backends.demo import DemoBackend
-from .backends.select import claude_unavailable_reason, resolve_backend
+from .archive.store import Archive, keep_alive
 from .config import Paths, Settings, default_paths, load_settings
-from .engine import Engine
+from .engine.backends.base import Backend
+from .engine.backends.claude import ClaudeBackend
+from .engine.backends.command import CommandBackend
+from .engine.backends.demo import DemoBackend
+from .engine.backends.select import claude_unavailable_reason
+from .engine.local import LocalEngine
 from .errors import InputError
-from .marketplace import Catalog, missing_requirements
-from .model_planner import plan_with_fallback
+from .launch import Launcher
+from .marketplace.catalog import Catalog, missing_requirements
 from .models import Item, Plan
-from .planner import plan_task
+from .planning.model import plan_with_fallback
+from .planning.plans import plan_task
 from .pricing import PriceTable
 
 
@@ -33,7 +36,7 @@ class Workspace:
     settings: Settings = field(default_factory=Settings)
 
     @classmethod
-    def open(cls, paths: Paths | None = None, *, need_archive: bool = False) -> Workspace:
+    def open(cls, paths: Paths | None = None, *, need_archive: bool = False) -> Self:
         """Load the settings and recover what a crashed run left behind (every command does).
         An archive that cannot be used is a warning, or an error when the caller needs it."""
         paths = paths or default_paths()
@@ -63,12 +66,9 @@ class Workspace:
     def prices(self) -> PriceTable:
         return PriceTable(self.settings.pricing)
 
-    def resolve_backend(self, name: str | None, item: Item) -> tuple[str, str | None]:
-        """The backend for the item's model agents, and a notice to show when it is not the one
-        asked for; "command" for an item of command agents only (no model, nothing simulated)."""
-        if all(agent.kind == "command" for agent in item.agents):
-            return "command", None
-        return resolve_backend(name or self.settings.default_backend)
+    @cached_property
+    def launcher(self) -> Launcher:
+        return Launcher(self.catalog, self.settings, self.prices)
 
     def backends(self) -> dict[str, Backend]:
         return {
@@ -84,9 +84,9 @@ class Workspace:
         return plan_task(item, task)
 
     @asynccontextmanager
-    async def engine(self) -> AsyncIterator[Engine]:
+    async def engine(self) -> AsyncIterator[LocalEngine]:
         """A running engine that archives as it goes, with the archive's heartbeat kept alive."""
-        engine = Engine(
+        engine = LocalEngine(
             self.backends(),
             recorder=self.archive,
             prices=self.prices,

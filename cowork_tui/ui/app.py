@@ -13,9 +13,9 @@ import os
 import signal
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_args
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -23,42 +23,25 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
+from ..core.clock import utcnow
 from ..core.errors import ControlError, InputError
 from .commands import CoworkCommands
 from .screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
-    from ..core.engine import Engine, LaunchRequest
+    from ..core.engine.protocol import Engine, LaunchRequest
     from ..core.models import SessionRecord
     from ..core.workspace import Workspace
+    from . import messages
     from .screens.monitor import MonitorScreen
 
 SETTLE_SECONDS = 0.3  # after a control or a launch, look again: PAUSING → PAUSED and the like
 EngineFactory = Callable[[], AbstractAsyncContextManager["Engine"]]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _screen(module: str, name: str) -> Callable[[], Screen[None]]:
-    """A mode's screen, its module imported on first use."""
-
-    def make() -> Screen[None]:
-        screen: Screen[None] = getattr(import_module(module, __package__), name)()
-        return screen
-
-    return make
-
-
 class CoworkApp(App[int]):
     TITLE = "cowork-tui"
     CSS_PATH = "app.tcss"
-    MODES = {
-        "marketplace": _screen(".screens.marketplace", "MarketplaceScreen"),
-        "sessions": _screen(".screens.monitor", "MonitorScreen"),
-        "history": _screen(".screens.history", "HistoryScreen"),
-    }
     COMMANDS = App.COMMANDS | {CoworkCommands}
     BINDINGS = [
         Binding("1", "switch_mode('marketplace')", "Marketplace"),
@@ -75,7 +58,7 @@ class CoworkApp(App[int]):
         launch: LaunchRequest | None = None,
         *,
         engine_factory: EngineFactory | None = None,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         """Without a workspace, the app opens the default one itself, after its first frame."""
         super().__init__()
@@ -138,9 +121,32 @@ class CoworkApp(App[int]):
 
     def _start(self, workspace: Workspace) -> None:
         self._workspace = workspace
+        self._add_modes(workspace)
         self.switch_mode("sessions" if self._launch else "marketplace")
         engine = self._run_engine(self._engine_factory or workspace.engine)
         self._engine_worker = self.run_worker(engine, name="engine", exit_on_error=True)
+
+    def _add_modes(self, workspace: Workspace) -> None:
+        """The three modes, each screen given what it shows (its module loads on first use)."""
+
+        def marketplace() -> Screen[None]:
+            from .screens.marketplace import MarketplaceScreen
+
+            return MarketplaceScreen(workspace.catalog, workspace.archive)
+
+        def sessions() -> Screen[None]:
+            from .screens.monitor import MonitorScreen
+
+            return MonitorScreen(self.now)
+
+        def history() -> Screen[None]:
+            from .screens.history import HistoryScreen
+
+            return HistoryScreen(workspace.archive, workspace.paths.data_dir / "exports")
+
+        self.add_mode("marketplace", marketplace)
+        self.add_mode("sessions", sessions)
+        self.add_mode("history", history)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's palette entries, but its Quit: ours (CoworkCommands) asks first."""
@@ -181,10 +187,9 @@ class CoworkApp(App[int]):
     def show_session(self, session_id: str) -> None:
         self.selected_session = session_id
         if self.current_mode != "sessions":
-            self.switch_mode("sessions")  # the monitor shows it when it resumes
-        elif monitor := self._monitor():
+            self.switch_mode("sessions")  # the monitor shows it when it comes to the front
+        else:
             self.poll_now(force=True)
-            monitor.select(session_id)
 
     def _monitor(self) -> MonitorScreen | None:
         """The monitor, when it is on top and ready (nothing is while the app closes)."""
@@ -193,16 +198,76 @@ class CoworkApp(App[int]):
         screen = self.screen_stack[-1] if self.screen_stack else None
         return screen if isinstance(screen, MonitorScreen) and screen.ready else None
 
-    def control(self, verb: str, session_id: str, subtask: str | None = None) -> None:
-        """pause / resume / cancel a session or one agent; the effect shows at once."""
+    # --- what the screens ask (messages up) -----------------------------------------------
+
+    def on_launcher_requested(self, message: messages.LauncherRequested) -> None:
+        from .screens.launcher import LauncherScreen  # loads on first use: a faster start
+
+        workspace = self.workspace
+        screen = LauncherScreen(
+            message.item, workspace.launcher, workspace.settings.default_backend
+        )
+        self.push_screen(screen, self._launch_if_asked)
+
+    def _launch_if_asked(self, request: LaunchRequest | None) -> None:
+        if request is not None:
+            self.launch(request)
+
+    def on_control_requested(self, message: messages.ControlRequested) -> None:
+        """A control of a session or one agent; its effect shows at once."""
         if self.engine is None:
             return
         try:
-            getattr(self.engine, verb)(session_id, subtask)
+            self.engine.control(message.session_id, message.verb, message.subtask)
         except ControlError as exc:
             self.notify(str(exc), severity="error", markup=False)
         self.poll_now()
         self.set_timer(SETTLE_SECONDS, self.poll_now)  # and once it has taken effect
+
+    def on_output_requested(self, message: messages.OutputRequested) -> None:
+        from .screens.output import OutputScreen
+
+        engine, session_id, subtask = self.engine, message.session_id, message.subtask
+        agent = engine.snapshot(session_id).agent(subtask) if engine else None
+        if engine is None or agent is None:
+            return
+        self.push_screen(
+            OutputScreen(session_id, agent, lambda: engine.snapshot(session_id).agent(subtask))
+        )
+
+    def on_session_selected(self, message: messages.SessionSelected) -> None:
+        if message.session_id != self.selected_session:
+            self.selected_session = message.session_id
+            self.poll_now(force=True)
+
+    def on_monitor_shown(self) -> None:
+        self.poll_now(force=True)
+
+    def on_rerun_requested(self, message: messages.RerunRequested) -> None:
+        self.run_worker(lambda: self._prepare_rerun(message.session_id), thread=True)
+
+    def _prepare_rerun(self, session_id: str) -> None:
+        """In a thread (it reads the archive): the same item, task, backend and max parallel,
+        through the launch path (the item may have changed since)."""
+        from ..core.config import BackendChoice
+
+        workspace = self.workspace
+        try:
+            record = workspace.archive.get(session_id)
+            asked = record.backend if record.backend in get_args(BackendChoice) else None
+            request, _ = workspace.launcher.request(
+                f"{record.item}@{record.marketplace}",
+                record.task,
+                cwd=Path(record.cwd),
+                backend=asked,
+                max_parallel=record.max_parallel,
+            )
+        except InputError as exc:
+            self.call_from_thread(
+                self.notify, str(exc), title="Cannot re-run", severity="error", markup=False
+            )
+            return
+        self.call_from_thread(self.launch, request)
 
     # --- refresh: a one-shot timer re-armed after each poll -------------------------------
 
@@ -226,7 +291,9 @@ class CoworkApp(App[int]):
         self._polled_version = version
         running = any(not s.state.terminal for s in snapshots)
         if (changed or running or force) and (monitor := self._monitor()):
-            monitor.show(snapshots)
+            if self.selected_session is None and snapshots:
+                self.selected_session = snapshots[-1].id
+            monitor.show(snapshots, self.selected_session)
 
     def _announce_ended(self, snapshots: tuple[SessionRecord, ...], quiet: bool) -> None:
         """A toast and a bell for each session that ended since the last poll."""

@@ -1,22 +1,10 @@
-"""Short, fixed-width texts for durations, tokens and costs."""
+"""Short, fixed-width texts for tokens, costs, moments and elapsed time."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from ..core.models import AgentRecord, SessionRecord
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def tokens(count: int) -> str:

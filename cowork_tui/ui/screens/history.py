@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast, get_args
+from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.worker import get_current_worker
 
-from ...core.archive import SessionSummary
-from ...core.config import BackendChoice
-from ...core.engine import LaunchRequest
-from ...core.errors import InputError
+from ...core.archive.report import session_markdown
+from ...core.archive.store import Archive, SessionSummary
 from ...core.models import SessionRecord, SessionState
-from ...core.report import one_line, printable, session_markdown
+from ...core.text import duration, one_line, printable
 from .. import format as fmt
+from ..messages import RerunRequested
 from .monitor import SESSION_STYLE
-
-if TYPE_CHECKING:
-    from ..app import CoworkApp
 
 TASK_WIDTH = 80  # the list shows a task's start on one line; details show it all
 PARTIAL = f"{SessionState.COMPLETED.value} partial"  # completed, some agents failed
 PAGE = 100  # rows read at a time; moving onto the last row reads the next page
 STATES = [(state.value, state.value) for state in SessionState if state.terminal]
+READS = "archive"  # the worker group of archive reads (off the UI's thread)
 
 
 def export_session(record: SessionRecord, folder: Path) -> tuple[Path, Path]:
@@ -42,33 +43,16 @@ def export_session(record: SessionRecord, folder: Path) -> tuple[Path, Path]:
     return markdown, data
 
 
-def export_and_tell(app: CoworkApp, session_id: str) -> None:
-    record = app.workspace.archive.get(session_id)
-    markdown, data = export_session(record, app.workspace.paths.data_dir / "exports")
-    app.notify(f"{markdown}\n{data}", title="Exported", markup=False)
+def export_from(screen: Screen[Any], archive: Archive, session_id: str, folder: Path) -> None:
+    """Export off the UI's thread (it reads the archive and writes files), then say where."""
 
-
-def rerun(app: CoworkApp, session_id: str) -> None:
-    """Launch the same item, task, backend and max parallel as a new session."""
-    workspace = app.workspace
-    try:
-        record = workspace.archive.get(session_id)
-        item = workspace.catalog.find(f"{record.item}@{record.marketplace}")
-        workspace.catalog.check_trust(item)
-    except InputError as exc:
-        app.notify(str(exc), title="Cannot re-run", severity="error", markup=False)
-        return
-    asked = record.backend if record.backend in get_args(BackendChoice) else None
-    backend, _ = workspace.resolve_backend(asked, item)  # the item may have changed since
-    app.launch(
-        LaunchRequest(
-            item=item,
-            task=record.task,
-            backend=backend,
-            max_parallel=record.max_parallel,
-            cwd=Path(record.cwd),
+    def export() -> None:
+        markdown, data = export_session(archive.get(session_id), folder)
+        screen.app.call_from_thread(
+            screen.notify, f"{markdown}\n{data}", title="Exported", markup=False
         )
-    )
+
+    screen.run_worker(export, thread=True, group=READS)
 
 
 class HistoryScreen(Screen[None]):
@@ -82,6 +66,11 @@ class HistoryScreen(Screen[None]):
     ]
     selected: reactive[str | None] = reactive(None)
 
+    def __init__(self, archive: Archive, exports: Path) -> None:
+        super().__init__()
+        self.archive = archive
+        self.exports = exports  # where `e` writes
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="history-filters"):
@@ -89,10 +78,6 @@ class HistoryScreen(Screen[None]):
             yield Select(STATES, prompt="any state", id="state-filter")
         yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True)
-
-    @property
-    def cowork(self) -> CoworkApp:
-        return cast("CoworkApp", self.app)
 
     def on_mount(self) -> None:
         self._rows: list[SessionSummary] = []  # what the table shows, newest first
@@ -105,25 +90,35 @@ class HistoryScreen(Screen[None]):
     def on_screen_resume(self) -> None:  # shown, first or again: read the archive
         self.reload()
 
-    def _query(self, limit: int, offset: int = 0) -> list[SessionSummary]:
+    def reload(self) -> None:
+        """Read the rows shown again (as many as shown, a page at least)."""
         search = self.query_one("#search", Input).value.strip() or None
         state = self.query_one("#state-filter", Select).value
-        return self.cowork.workspace.archive.list_sessions(
-            search=search,
-            state=None if state is Select.NULL else str(state),
-            limit=limit,
-            offset=offset,
-        )
+        self._read(search, None if state is Select.NULL else str(state), max(PAGE, len(self._rows)))
 
-    def reload(self) -> None:
-        wanted = max(PAGE, len(self._rows))
-        rows = self._query(wanted)
-        if rows == self._rows:  # unchanged: keep the table and its cursor
+    @work(thread=True, exclusive=True, group=READS)
+    def _read(self, search: str | None, state: str | None, limit: int, offset: int = 0) -> None:
+        """In a thread; the newest query wins (an older one still running is dropped)."""
+        rows = self.archive.list_sessions(search=search, state=state, limit=limit, offset=offset)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._got, rows, limit, offset, (search, state))
+
+    def _got(
+        self, rows: list[SessionSummary], limit: int, offset: int, query: tuple[str | None, ...]
+    ) -> None:
+        more = len(rows) == limit
+        if offset:  # the next page
+            self._add(rows, more)
             return
+        if rows == self._rows and query == self._shown_query:  # unchanged: keep the cursor
+            return
+        self._shown_query = query
         self.query_one("#history", DataTable).clear()
         self._rows = []
-        self._add(rows, more=len(rows) == wanted)
+        self._add(rows, more)
         self.selected = self._highlighted()
+
+    _shown_query: tuple[str | None, ...] = ()
 
     def _add(self, rows: list[SessionSummary], more: bool) -> None:
         """Append rows not shown yet (sessions that began since shift the pages by as many)."""
@@ -135,7 +130,7 @@ class HistoryScreen(Screen[None]):
             state_text = Text(PARTIAL if row.partial else row.state.value,
                               SESSION_STYLE.get(row.state, ""))  # fmt: skip
             cells = (row.id, f"{row.item}@{row.marketplace}", state_text, fmt.when(row.started_at),
-                     fmt.duration(row.duration_s), str(row.agent_count), fmt.cost(row.cost_usd),
+                     duration(row.duration_s), str(row.agent_count), fmt.cost(row.cost_usd),
                      one_line(row.task, TASK_WIDTH))  # fmt: skip
             # Text, not str: a task's "[...]" is not markup (and needs no parsing)
             table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells), key=row.id)
@@ -154,8 +149,9 @@ class HistoryScreen(Screen[None]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.selected = event.row_key.value
         if event.cursor_row == len(self._rows) - 1 and self._more:  # the last row: the next page
-            page = self._query(PAGE, offset=len(self._rows))
-            self._add(page, more=len(page) == PAGE)
+            self._more = False  # asked once
+            search, state = self._shown_query or (None, None)
+            self._read(search, state, PAGE, offset=len(self._rows))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_details()
@@ -183,47 +179,69 @@ class HistoryScreen(Screen[None]):
 
     def action_details(self) -> None:
         if self.selected:
-            self.app.push_screen(DetailsScreen(self.selected))
+            session_id = self.selected
+
+            def closed(rerun: bool | None) -> None:
+                if rerun:
+                    self.post_message(RerunRequested(session_id))
+
+            self.app.push_screen(DetailsScreen(self.archive, session_id, self.exports), closed)
 
     def action_export(self) -> None:
         if self.selected:
-            export_and_tell(self.cowork, self.selected)
+            export_from(self, self.archive, self.selected, self.exports)
 
     def action_rerun(self) -> None:
         if self.selected:
-            rerun(self.cowork, self.selected)
+            self.post_message(RerunRequested(self.selected))
 
 
-class DetailsScreen(Screen[None]):
+class DetailsScreen(Screen[bool]):
+    """One session in full; dismissed with True to re-run it."""
+
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
         Binding("e", "export", "Export"),
         Binding("n", "rerun", "Re-run"),
     ]
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, archive: Archive, session_id: str, exports: Path) -> None:
         super().__init__()
+        self.archive = archive
         self.session_id = session_id
+        self.exports = exports
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Markdown  # loads on first use: a faster start
-
         yield Header()
-        record = self.cowork.workspace.archive.get(self.session_id)
         with VerticalScroll(id="session-details"):  # focused: the keys scroll it
-            yield Markdown(printable(session_markdown(record)))  # no terminal control
+            yield Static("Reading the archive…", id="details-loading")
         yield Footer(compact=True)
-
-    @property
-    def cowork(self) -> CoworkApp:
-        return cast("CoworkApp", self.app)
 
     def on_mount(self) -> None:
         self.query_one("#session-details").focus()
+        self._read()
+
+    @work(thread=True, group=READS)
+    def _read(self) -> None:
+        text = printable(session_markdown(self.archive.get(self.session_id)))  # no control
+        self.post_message(self.Read(text))  # thread-safe
+
+    @dataclass
+    class Read(Message):
+        markdown: str
+
+    async def on_details_screen_read(self, message: Read) -> None:
+        from textual.widgets import Markdown  # loads on first use: a faster start
+
+        view = self.query_one("#session-details")
+        await view.query_one("#details-loading").remove()
+        await view.mount(Markdown(message.markdown))
+
+    def action_back(self) -> None:
+        self.dismiss(False)
 
     def action_export(self) -> None:
-        export_and_tell(self.cowork, self.session_id)
+        export_from(self, self.archive, self.session_id, self.exports)
 
     def action_rerun(self) -> None:
-        self.app.pop_screen()
-        rerun(self.cowork, self.session_id)
+        self.dismiss(True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,66 +12,35 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 
-from ...core.engine import LaunchRequest
+from ...core.engine.protocol import LaunchRequest
 from ...core.errors import InputError
-from ...core.models import Item, Plan, Tokens
-from ...core.planner import plan_task
-from ...core.pricing import PriceTable
+from ...core.launch import Launcher
+from ...core.models import MAX_PARALLEL, MIN_PARALLEL, Item
+from ...core.text import parse_int
 from ..widgets.plan_view import draw_plan
-
-if TYPE_CHECKING:
-    from ..app import CoworkApp
 
 BACKENDS = [("auto", "auto"), ("demo — simulation", "demo"), ("claude", "claude")]
 PREVIEW_DELAY = 0.3  # seconds of quiet typing before the plan is redrawn
-# a rough guess of one model agent's usage, for the cost estimate
-TYPICAL_USAGE = Tokens(input=20_000, output=2_000)
 
 
-def estimate_cost(item: Item, plan: Plan, prices: PriceTable, backend: str) -> str:
-    # a subtask whose agent is not the item's is the built-in merge: a model agent only when
-    # the item has model agents (else it merges in process)
-    has_models = any(spec.kind == "model" for spec in item.agents)
-    specs = [item.agent(sub.agent) for sub in plan.subtasks]
-    models = [s for s in specs if (s.kind == "model" if s else has_models)]
-    if not models:
-        return "$0 (local commands only)"
-    if backend == "demo":
-        return "$0 (demo: model agents are simulated)"
-    total = sum(
-        prices.cost((spec.model if spec else None) or "sonnet", TYPICAL_USAGE) for spec in models
-    )
-    return f"≈ ${total:.2f} (rough: 20k input + 2k output tokens per model agent)"
+class LauncherScreen(ModalScreen["LaunchRequest | None"]):
+    """Dismissed with the request to launch (None: back)."""
 
-
-def parse_parallel(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError(f"max parallel: not a whole number: {text!r}") from None
-    if not 1 <= value <= 10:
-        raise InputError("max parallel: must be between 1 and 10")
-    return value
-
-
-class LauncherScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("ctrl+s", "launch", "Launch", priority=True),
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, item: Item, task: str = "") -> None:
+    def __init__(self, item: Item, launcher: Launcher, backend: str, task: str = "") -> None:
         super().__init__()
         self.item = item
+        self.launcher = launcher
+        self.backend = backend  # the default choice
         self.task_text = task
         self._preview: Timer | None = None
 
-    @property
-    def cowork(self) -> CoworkApp:
-        return cast("CoworkApp", self.app)
-
     def compose(self) -> ComposeResult:
-        backend = self.cowork.workspace.settings.default_backend
+        backend = self.backend
         with Vertical(id="launcher"):
             yield Static(Text.assemble("Launch ", (self.item.ref, "bold")), id="launcher-title")
             yield Label("Task")
@@ -107,42 +75,48 @@ class LauncherScreen(ModalScreen[None]):
         """Plan the task as it stands; problems show inline, never as a crash."""
         error = self.query_one("#launch-error", Static)
         plan_view = self.query_one("#plan", Static)
-        task = self.query_one("#task", TextArea).text.strip()
         try:
-            parse_parallel(self.query_one("#parallel", Input).value)
-            if not task:
-                raise InputError("task: write what the agents should do")
-            plan = plan_task(self.item, task)
+            self._parallel()
+            preview = self.launcher.preview(self.item, self._task_text(), self._backend())
         except InputError as exc:
             error.update(Text(str(exc), "bold red"))
             plan_view.update("")
             return
         error.update("")
-        backend, _ = self.cowork.workspace.resolve_backend(
-            str(self.query_one("#backend", Select).value), self.item
-        )
         estimate = self.item.cowork.estimated_duration or "not given"
-        cost = estimate_cost(self.item, plan, self.cowork.workspace.prices, backend)
-        text = Text(f"estimated duration: {estimate} · cost: {cost}\n\n", "bold")
-        text.append_text(draw_plan(plan))
+        text = Text(f"estimated duration: {estimate} · cost: {preview.cost}\n\n", "bold")
+        text.append_text(draw_plan(preview.plan))
         plan_view.update(text)
 
-    def request(self) -> LaunchRequest:
-        """The request as entered (InputError when something is wrong or untrusted)."""
-        workspace = self.cowork.workspace
+    def _task_text(self) -> str:
         task = self.query_one("#task", TextArea).text.strip()
         if not task:
             raise InputError("task: write what the agents should do")
-        parallel = parse_parallel(self.query_one("#parallel", Input).value)
-        workspace.catalog.check_trust(self.item)
-        backend, notice = workspace.resolve_backend(
-            str(self.query_one("#backend", Select).value), self.item
+        return task
+
+    def _parallel(self) -> int:
+        text = self.query_one("#parallel", Input).value
+        return parse_int(text, "max parallel", MIN_PARALLEL, MAX_PARALLEL)
+
+    def _backend(self) -> str:
+        return str(self.query_one("#backend", Select).value)
+
+    def request(self) -> LaunchRequest:
+        """The request as entered, through the one launch path (InputError when something is
+        wrong, the item cannot run, or it is not trusted)."""
+        request, notice = self.launcher.request(
+            self.item,
+            self._task_text(),
+            cwd=Path.cwd(),
+            backend=self._backend(),
+            max_parallel=self._parallel(),
         )
         if notice:
             self.notify(notice, severity="warning", markup=False)
-        return LaunchRequest(
-            item=self.item, task=task, backend=backend, max_parallel=parallel, cwd=Path.cwd()
-        )
+        return request
+
+    def action_back(self) -> None:
+        self.dismiss(None)
 
     def action_launch(self) -> None:
         try:
@@ -150,5 +124,4 @@ class LauncherScreen(ModalScreen[None]):
         except InputError as exc:
             self.query_one("#launch-error", Static).update(Text(str(exc), "bold red"))
             return
-        self.dismiss()
-        self.cowork.launch(request)
+        self.dismiss(request)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -13,14 +13,14 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from ...core.archive import MIN_STATS_SESSIONS, ItemStats
+from ...core.archive.stats import MIN_STATS_SESSIONS, ItemStats
+from ...core.archive.store import Archive
 from ...core.errors import InputError
-from ...core.marketplace import describe_commands
+from ...core.marketplace.catalog import Catalog
+from ...core.marketplace.trust import describe_commands
 from ...core.models import Item
+from ..messages import LauncherRequested
 from .confirm import ConfirmScreen
-
-if TYPE_CHECKING:
-    from ..app import CoworkApp
 
 
 def item_details(item: Item, stats: ItemStats | None) -> Text:
@@ -81,14 +81,12 @@ class MarketplaceScreen(Screen[None]):
     ]
     item: reactive[Item | None] = reactive(None)
 
-    def __init__(self) -> None:
+    def __init__(self, catalog: Catalog, archive: Archive) -> None:
         super().__init__()
+        self.catalog = catalog
+        self.archive = archive  # for the items' local statistics
         self.items: dict[str, Item] = {}
         self.stats: dict[str, ItemStats] = {}
-
-    @property
-    def cowork(self) -> CoworkApp:
-        return cast("CoworkApp", self.app)
 
     def compose(self) -> ComposeResult:
         self._read_catalog()  # the first item known before the footer shows its keys
@@ -107,16 +105,26 @@ class MarketplaceScreen(Screen[None]):
         table = self.query_one("#items", DataTable)
         table.add_columns("item", "marketplace", "status", "agents")
         self._fill("")
+        self._read_stats()
 
     def reload(self) -> None:
         """Read the catalog and local stats again, keeping the cursor on the same item."""
         self._read_catalog()
         self._fill(self.query_one("#filter", Input).value)
+        self._read_stats()
 
     def _read_catalog(self) -> None:
-        workspace = self.cowork.workspace
-        self.items = {item.ref: item for item in workspace.catalog.items()}
-        self.stats = workspace.archive.item_stats()
+        self.items = {item.ref: item for item in self.catalog.items()}
+
+    @work(thread=True, exclusive=True, group="stats")
+    def _read_stats(self) -> None:
+        """The archive's statistics, read off the UI's thread."""
+        stats = self.archive.item_stats()
+        self.app.call_from_thread(self._got_stats, stats)
+
+    def _got_stats(self, stats: dict[str, ItemStats]) -> None:
+        self.stats = stats
+        self._show(self.item)
 
     def _fill(self, query: str) -> None:
         table = self.query_one("#items", DataTable)
@@ -151,7 +159,7 @@ class MarketplaceScreen(Screen[None]):
         """Whether `l` launch and `i` install/uninstall apply to this item."""
         if item is None or not item.available:
             return False, False
-        return True, not self.cowork.workspace.catalog.is_bundled(item)
+        return True, not self.catalog.is_bundled(item)
 
     def watch_item(self, old: Item | None, new: Item | None) -> None:
         if self._applies(old) != self._applies(new):  # the footer's keys change: show them
@@ -195,15 +203,13 @@ class MarketplaceScreen(Screen[None]):
 
     def action_launch(self) -> None:
         if self.item is not None:
-            from .launcher import LauncherScreen  # loads on first use: a faster start
-
-            self.app.push_screen(LauncherScreen(self.item))
+            self.post_message(LauncherRequested(self.item))
 
     def action_install(self) -> None:
         item = self.item
         if item is None:
             return
-        catalog = self.cowork.workspace.catalog
+        catalog = self.catalog
         if item.installed and not item.trusted and catalog.needs_confirmation(item):
             self._confirm_install(item, "Its commands changed since you installed it.")
         elif item.installed:
@@ -217,7 +223,7 @@ class MarketplaceScreen(Screen[None]):
             self._run(lambda ref: catalog.install(ref, yes=True), item.ref, "installed")
 
     def _confirm_install(self, item: Item, why: str) -> None:
-        catalog = self.cowork.workspace.catalog
+        catalog = self.catalog
         self.app.push_screen(
             ConfirmScreen(f"Install {item.ref}?", f"{why}\n\n{describe_commands(item)}"),
             lambda yes: (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,14 +13,13 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ...core.engine.lifecycle import Control, agent_controls_apply, applies
 from ...core.models import SessionRecord, SessionState
+from ...core.text import duration
 from .. import format as fmt
+from ..messages import ControlRequested, MonitorShown, OutputRequested, SessionSelected
 from ..widgets.agent_panel import AgentPanel
 from .confirm import ConfirmScreen
-from .output import OutputScreen
-
-if TYPE_CHECKING:
-    from ..app import CoworkApp
 
 STAGES = (
     SessionState.INITIALIZING,
@@ -36,8 +36,16 @@ SESSION_STYLE = {
     SessionState.PAUSING: "yellow",
     SessionState.CANCELLING: "magenta",
 }
-PAUSABLE = {SessionState.INITIALIZING, SessionState.PLANNING, SessionState.RUNNING}
-AGENT_VERBS = {"pause_agent", "resume_agent", "cancel_agent", "open_output"}
+SESSION_ACTIONS = {
+    "pause_session": Control.PAUSE,
+    "resume_session": Control.RESUME,
+    "cancel_session": Control.CANCEL,
+}
+AGENT_ACTIONS = {
+    "pause_agent": Control.PAUSE,
+    "resume_agent": Control.RESUME,
+    "cancel_agent": Control.CANCEL,
+}
 
 
 def stage_line(record: SessionRecord) -> Text:
@@ -60,12 +68,12 @@ def totals_line(record: SessionRecord, now_elapsed: float | None) -> Text:
     active = sum(1 for a in record.agents if a.state.value in ("RUNNING", "PAUSED"))
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{record.item}@{record.marketplace}", "bold")
-    if record.backend == "demo" and any(a.model for a in record.agents):
+    if record.simulated and any(a.model for a in record.agents):
         text.append("  SIMULATED model agents (demo backend)", "bold yellow")
     text.append(f"  {record.id}", "dim")
     text.append(
         f"\n{record.tokens.total:,} tokens · {fmt.cost(record.cost_usd)} · "
-        f"{fmt.duration(now_elapsed)} · {active}/{len(record.agents)} agents active · "
+        f"{duration(now_elapsed)} · {active}/{len(record.agents)} agents active · "
         f"max {record.max_parallel}\n"
     )
     text.append(f"task: {record.task}", "italic")
@@ -102,15 +110,12 @@ class MonitorScreen(Screen[None]):
                 yield VerticalScroll(id="agents", can_focus=False)
         yield Footer(compact=True)
 
-    @property
-    def cowork(self) -> CoworkApp:
-        return cast("CoworkApp", self.app)
-
     ready = False  # composed and mounted: safe to show snapshots
     _panels: list[AgentPanel] = []  # the shown session's, in its agents' order
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime]) -> None:
         super().__init__()
+        self.now = now
         self._listed: dict[str, SessionState] = {}  # the session list's rows, as shown
 
     def on_mount(self) -> None:
@@ -122,50 +127,39 @@ class MonitorScreen(Screen[None]):
         table.add_column("item", key="item")
 
     def on_screen_resume(self) -> None:
-        self.cowork.poll_now(force=True)
-        if self.cowork.selected_session:
-            self.select(self.cowork.selected_session)
+        self.post_message(MonitorShown())
 
     # --- rendering ------------------------------------------------------------------------
 
-    def show(self, snapshots: tuple[SessionRecord, ...]) -> None:
-        """Update the list by key and the selected session's changed panels only."""
+    def show(self, snapshots: tuple[SessionRecord, ...], selected: str | None) -> None:
+        """Update the list by key, and the `selected` session's changed panels only."""
         table = self.query_one("#sessions", DataTable)
         with self.app.batch_update():
-            for record in snapshots:
-                if self._listed.get(record.id) is record.state:
+            for snap in snapshots:
+                if self._listed.get(snap.id) is snap.state:
                     continue
-                state = Text(record.state.value, SESSION_STYLE.get(record.state, ""))
-                if record.id in self._listed:
-                    table.update_cell(record.id, "state", state)
+                state = Text(snap.state.value, SESSION_STYLE.get(snap.state, ""))
+                if snap.id in self._listed:
+                    table.update_cell(snap.id, "state", state)
                 else:
                     # the id's random tail tells sessions apart; the header shows it whole
-                    table.add_row(record.id[-6:], state, Text(record.item), key=record.id)
-                self._listed[record.id] = record.state
-            if self.cowork.selected_session is None and snapshots:
-                self.select(snapshots[-1].id)
-            selected = next((s for s in snapshots if s.id == self.cowork.selected_session), None)
-            if selected is not None:
-                self._show_session(selected)
-
-    def select(self, session_id: str) -> None:
-        """Show `session_id` and put the list's cursor on it."""
-        self.cowork.selected_session = session_id
-        table = self.query_one("#sessions", DataTable)
-        if session_id not in table.rows or self.cowork.engine is None:
-            return
-        table.move_cursor(row=table.get_row_index(session_id))
-        self._show_session(self.cowork.engine.snapshot(session_id))
+                    table.add_row(snap.id[-6:], state, Text(snap.item), key=snap.id)
+                self._listed[snap.id] = snap.state
+            record = next((s for s in snapshots if s.id == selected), None)
+            if record is not None:
+                if self.record is None or self.record.id != record.id:
+                    table.move_cursor(row=table.get_row_index(record.id))
+                self._show_session(record)
 
     def on_data_table_row_highlighted(self) -> None:
         # the cursor as it is now, not the event's row: queued events never fight over it
         table = self.query_one("#sessions", DataTable)
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        if key and key != self.cowork.selected_session:
-            self.select(key)
+        if key and (self.record is None or key != self.record.id):
+            self.post_message(SessionSelected(key))
 
     def _show_session(self, record: SessionRecord) -> None:
-        now = self.cowork.now()
+        now = self.now()
         # fixed heights: no layout pass on refresh
         self.query_one("#session-stage", Static).update(stage_line(record), layout=False)
         totals = totals_line(record, fmt.elapsed(record, now))
@@ -175,9 +169,7 @@ class MonitorScreen(Screen[None]):
         if not same or [p.record.subtask for p in self._panels] != subtasks:
             box = self.query_one("#agents", VerticalScroll)
             box.remove_children()
-            self._panels = [
-                AgentPanel(agent, demo=record.backend == "demo") for agent in record.agents
-            ]
+            self._panels = [AgentPanel(agent, demo=record.simulated) for agent in record.agents]
             box.mount_all(self._panels)
         for panel, agent in zip(self._panels, record.agents, strict=True):
             panel.show(agent, now)
@@ -188,31 +180,28 @@ class MonitorScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         record = self.record
-        if action in ("pause_session", "resume_session", "cancel_session"):
-            if record is None or record.state.terminal:
+        if action in SESSION_ACTIONS:
+            return record is not None and applies(record.state, SESSION_ACTIONS[action])
+        if action in AGENT_ACTIONS or action == "open_output":  # on the focused agent (tab)
+            panel = self._focused_agent()
+            if record is None or panel is None:
                 return False
-            if action == "pause_session":
-                return record.state in PAUSABLE
-            if action == "resume_session":
-                return record.state in (SessionState.PAUSED, SessionState.PAUSING)
-            return record.state is not SessionState.CANCELLING
-        if action in AGENT_VERBS:  # on the focused agent (tab)
-            if record is None or self._focused_agent() is None:
-                return False
-            return action == "open_output" or not record.state.terminal
+            return action == "open_output" or agent_controls_apply(record.state, panel.record.state)
         return True
 
     def _focused_agent(self) -> AgentPanel | None:
         focused = self.focused
         return focused if isinstance(focused, AgentPanel) else None
 
-    def action_pause_session(self) -> None:
+    def _control(self, verb: Control, subtask: str | None = None) -> None:
         if self.record:
-            self.cowork.control("pause", self.record.id)
+            self.post_message(ControlRequested(self.record.id, verb, subtask))
+
+    def action_pause_session(self) -> None:
+        self._control(Control.PAUSE)
 
     def action_resume_session(self) -> None:
-        if self.record:
-            self.cowork.control("resume", self.record.id)
+        self._control(Control.RESUME)
 
     def action_cancel_session(self) -> None:
         record = self.record
@@ -221,32 +210,32 @@ class MonitorScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.cowork.control("cancel", record.id)
+                self._control(Control.CANCEL)
 
         self.app.push_screen(
             ConfirmScreen(f"Cancel session {record.id}?", f"{record.item}: {record.task}"),
             answered,
         )
 
-    def _agent_control(self, verb: str) -> None:
+    def _agent_control(self, action: str) -> None:
         panel = self._focused_agent()
         if self.record is None or panel is None:
             self.notify("Focus an agent first (tab)", severity="warning")
             return
-        self.cowork.control(verb, self.record.id, panel.record.subtask)
+        self._control(AGENT_ACTIONS[action], panel.record.subtask)
 
     def action_pause_agent(self) -> None:
-        self._agent_control("pause")
+        self._agent_control("pause_agent")
 
     def action_resume_agent(self) -> None:
-        self._agent_control("resume")
+        self._agent_control("resume_agent")
 
     def action_cancel_agent(self) -> None:
-        self._agent_control("cancel")
+        self._agent_control("cancel_agent")
 
     def action_open_output(self) -> None:
         panel = self._focused_agent()
         if self.record is None or panel is None:
             self.notify("Focus an agent first (tab)", severity="warning")
             return
-        self.app.push_screen(OutputScreen(self.record.id, panel.record))
+        self.post_message(OutputRequested(self.record.id, panel.record.subtask))

@@ -4,8 +4,8 @@ runs, what it adds shows as it comes, and the view follows the end unless scroll
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,10 +15,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Log, Static
 
 from ...core.models import AgentRecord
-from ...core.report import printable
-
-if TYPE_CHECKING:
-    from ..app import CoworkApp
+from ...core.text import printable
 
 MAX_BYTES = 1024 * 1024  # the most read at once: the end of a larger output
 MAX_LINES = 10_000  # the most lines on screen (the file keeps them all)
@@ -52,16 +49,19 @@ class OutputFile:
 class OutputScreen(Screen[None]):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, session_id: str, agent: AgentRecord) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        agent: AgentRecord,
+        latest: Callable[[], AgentRecord | None] = lambda: None,
+    ) -> None:
+        """`latest` gives the agent's record as it is now, while it runs."""
         super().__init__()
         self.session_id = session_id
         self.agent = agent
+        self._latest = latest
         self._file: OutputFile | None = None  # once the agent has written to it
         self._timer: Timer | None = None
-
-    @property
-    def cowork(self) -> CoworkApp:
-        return cast("CoworkApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="output-title")
@@ -80,8 +80,7 @@ class OutputScreen(Screen[None]):
         log.focus()
 
     def _follow(self) -> None:
-        engine = self.cowork.engine
-        latest = engine.snapshot(self.session_id).agent(self.agent.subtask) if engine else None
+        latest = self._latest()
         if latest is not None:
             shown, self.agent = self.agent, latest
             if (shown.state, shown.output_path) != (latest.state, latest.output_path):

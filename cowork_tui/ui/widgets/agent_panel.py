@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ...core.models import AgentRecord, AgentState
-from ...core.report import printable
+from ...core.text import duration, printable
 from .. import format as fmt
 
 STATE_STYLE = {
@@ -47,7 +47,7 @@ class AgentPanel(Widget, can_focus=True):
         self.border_title = self.record.subtask
 
     def show(self, record: AgentRecord, now: datetime) -> None:
-        clock = fmt.duration(fmt.elapsed(record, now))
+        clock = duration(fmt.elapsed(record, now))
         if self._shown == (record, clock):
             return
         self._shown = (record, clock)

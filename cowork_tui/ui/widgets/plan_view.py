@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ...core.models import Plan, Subtask
-from ...core.report import one_line
-
-
-def stages(plan: Plan) -> list[list[Subtask]]:
-    """Subtasks grouped by depth: a stage runs once every earlier stage it needs is done."""
-    depth: dict[str, int] = {}
-    for sub in plan.subtasks:  # plans list a subtask after everything it waits for
-        depth[sub.id] = 1 + max((depth.get(up, 0) for up in sub.after), default=-1)
-    grouped: dict[int, list[Subtask]] = {}
-    for sub in plan.subtasks:
-        grouped.setdefault(depth[sub.id], []).append(sub)
-    return [grouped[level] for level in sorted(grouped)]
+from ...core.models import Plan
+from ...core.planning.dag import stages
+from ...core.text import one_line
 
 
 def draw_plan(plan: Plan) -> Text:

@@ -1,0 +1,9 @@
+"""The one clock: every moment cowork-tui records or shows comes from here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

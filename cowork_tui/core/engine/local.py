@@ -1,0 +1,179 @@
+"""The in-process engine: runs cowork sessions on this event loop, under live control; the
+default implementation of the engine protocol (`protocol.Engine`)."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..clock import utcnow
+from ..errors import ControlError, InputError
+from ..models import Item, Plan, SessionRecord
+from ..planning.plans import plan_task
+from ..pricing import PriceTable
+from .backends.base import Backend
+from .controls import Planner, Preflight, SessionSetup
+from .lifecycle import Control
+from .protocol import LaunchRequest, SessionRecorder
+from .session import SessionRun
+
+
+async def default_planner(item: Item, task: str) -> Plan:
+    return plan_task(item, task)
+
+
+class LocalEngine:
+    def __init__(
+        self,
+        backends: Mapping[str, Backend],
+        *,
+        recorder: SessionRecorder | None = None,
+        prices: PriceTable | None = None,
+        grace_seconds: float = 5.0,
+        outputs_dir: Path | None = None,
+        planner: Planner | None = None,
+        preflight: Preflight | None = None,
+    ) -> None:
+        self._backends = dict(backends)
+        self._recorder = recorder
+        self._prices = prices or PriceTable()
+        self._grace = grace_seconds
+        self._outputs_dir = outputs_dir
+        self._planner = planner or default_planner
+        self._preflight = preflight
+        self._sessions: dict[str, SessionRun] = {}
+        self._version = 0
+        self._changed: anyio.Event | None = None  # only while someone waits in `changed`
+        self._tg: TaskGroup | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    async def __aenter__(self) -> LocalEngine:
+        if self._outputs_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="cowork-outputs-")
+            self._outputs_dir = Path(self._tmp.name)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.shutdown()
+        finally:
+            tg, self._tg = self._tg, None
+            result = await tg.__aexit__(exc_type, exc, tb)
+            if self._tmp is not None:
+                self._tmp.cleanup()
+        return result
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def launch(self, request: LaunchRequest) -> str:
+        """Start a session (INITIALIZING at once); returns its id."""
+        if self._tg is None or self._outputs_dir is None:
+            raise RuntimeError("the engine is not running: use `async with Engine(...)`")
+        if request.backend not in self._backends:
+            known = ", ".join(sorted(self._backends))
+            raise InputError(f"backend: unknown backend {request.backend!r} (known: {known})")
+        started = utcnow()
+        session_id = _new_id(started)
+        record = SessionRecord(
+            id=session_id,
+            item=request.item.name,
+            marketplace=request.item.marketplace,
+            task=request.task,
+            backend=request.backend,
+            max_parallel=request.max_parallel,
+            cwd=str(request.cwd.resolve()),
+            started_at=started,
+            plan=request.plan,
+        )
+        setup = SessionSetup(
+            backends=self._backends,
+            backend=request.backend,
+            prices=self._prices,
+            recorder=self._recorder,
+            planner=self._planner,
+            preflight=self._preflight,
+            grace_seconds=self._grace,
+            outputs_dir=self._outputs_dir,
+            on_change=self._bump,
+        )
+        run = SessionRun(session_id, record, request.item, request.plan, setup)
+        self._sessions[session_id] = run
+        self._bump()
+        self._tg.start_soon(run.run)
+        return session_id
+
+    def control(
+        self, session_id: str, control: Control, subtask: str | None = None, reason: str = "user"
+    ) -> None:
+        self._session(session_id).control(control, subtask, reason)
+
+    def pause(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None:
+        self.control(session_id, Control.PAUSE, subtask, reason)
+
+    def resume(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None:
+        self.control(session_id, Control.RESUME, subtask, reason)
+
+    def cancel(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None:
+        self.control(session_id, Control.CANCEL, subtask, reason)
+
+    def snapshot(self, session_id: str) -> SessionRecord:
+        return self._session(session_id).snapshot()
+
+    def snapshots(self) -> tuple[SessionRecord, ...]:
+        return tuple(run.snapshot() for run in self._sessions.values())
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    async def wait(self, session_id: str) -> SessionRecord:
+        run = self._session(session_id)
+        await run.done.wait()
+        return run.snapshot()
+
+    async def changed(self, since: int) -> int:
+        while self._version <= since:
+            if self._changed is None:
+                self._changed = anyio.Event()
+            await self._changed.wait()
+        return self._version
+
+    async def shutdown(self, reason: str = "app shutdown") -> None:
+        """Interrupt every running session; returns when no process of theirs is left."""
+        running = [run for run in self._sessions.values() if not run.done.is_set()]
+        for run in running:
+            run.interrupt(reason)
+        for run in running:
+            await run.done.wait()
+
+    def _session(self, session_id: str) -> SessionRun:
+        try:
+            return self._sessions[session_id]
+        except KeyError:
+            raise ControlError(f"no session {session_id!r}") from None
+
+    def _bump(self) -> None:
+        self._version += 1
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+
+def _new_id(started: datetime) -> str:
+    return f"{started:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"

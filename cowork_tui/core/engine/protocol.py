@@ -1,0 +1,63 @@
+"""The one engine protocol the CLI and the UI use, whatever runs the sessions: launch a session,
+control it, read immutable versioned snapshots, wait for changes. And what an engine tells its
+recorder (the archive) as sessions run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from ..models import Frozen, Item, MaxParallel, Plan, SessionEvent, SessionRecord
+from .lifecycle import Control
+
+
+class LaunchRequest(Frozen):
+    item: Item
+    task: str
+    backend: str = "demo"  # backend for model agents; "auto" is resolved before launch
+    max_parallel: MaxParallel = 3  # a hard cap on agents running at once
+    cwd: Path = Path(".")
+    plan: Plan | None = None  # None: the engine plans in PLANNING with its planner
+
+
+class Engine(Protocol):
+    def launch(self, request: LaunchRequest) -> str:
+        """Start a session (INITIALIZING at once); its id. InputError when it cannot start."""
+
+    def control(
+        self, session_id: str, control: Control, subtask: str | None = None, reason: str = "user"
+    ) -> None:
+        """Pause, resume or cancel a session, or one of its agents (`subtask`); ControlError
+        when it cannot apply now (DESIGN §4)."""
+
+    def pause(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None: ...
+
+    def resume(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None: ...
+
+    def cancel(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None: ...
+
+    def snapshot(self, session_id: str) -> SessionRecord:
+        """The session as it is now (ControlError for an unknown id)."""
+
+    def snapshots(self) -> tuple[SessionRecord, ...]:
+        """Every session of this engine, in launch order."""
+
+    @property
+    def version(self) -> int:
+        """Grows with every change of any session: an unchanged version means nothing to redo."""
+
+    async def wait(self, session_id: str) -> SessionRecord:
+        """The session's final record, once it has ended."""
+
+    async def changed(self, since: int) -> int:
+        """Returns the new version once it is past `since`."""
+
+    async def shutdown(self, reason: str = "app shutdown") -> None:
+        """Interrupt every running session; returns when no process of theirs is left."""
+
+
+class SessionRecorder(Protocol):
+    """Persists sessions while they run; called on the engine's event loop, must be quick."""
+
+    def record(self, session: SessionRecord, event: SessionEvent | None = None) -> None:
+        """Store the session as it is now, with the event that changed it (if any)."""

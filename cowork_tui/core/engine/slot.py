@@ -1,0 +1,278 @@
+"""One subtask's agent inside a running session: its live state, and the reporter it runs with.
+
+The slot is mutable and private to the engine; its state moves only as `lifecycle` allows, and
+`record()` turns it into the frozen `AgentRecord` that snapshots carry (rebuilt only after a
+change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import anyio
+
+from ..clock import utcnow
+from ..models import PREVIEW_CHARS, AgentRecord, AgentSpec, AgentState, Subtask, Tokens
+from ..pricing import PriceTable
+from .backends.base import AgentOutcome, AgentRun, Upstream
+from .backends.output import BoundedText, LineTail
+from .lifecycle import check_agent_move
+from .scheduler import AgentView
+
+DOWNSTREAM_CHARS = 65_536  # the part of an output handed to the next agent in memory
+
+
+class AgentSlot:
+    """Live state of one agent. Implements `AgentReporter` for its backend."""
+
+    def __init__(
+        self,
+        subtask: Subtask,
+        spec: AgentSpec | None,
+        prices: PriceTable,
+        output_file: Path,
+        on_change: Callable[[AgentSlot, bool], None],
+    ) -> None:
+        self.subtask = subtask
+        self.spec = spec  # None: the in-process merge
+        self.state = AgentState.PENDING
+        self.run: AgentRun | None = None
+        self.done = anyio.Event()  # set when the state is terminal
+        self.result = ""  # what downstream agents get
+        self._held = False  # paused on its own
+        self._cancel_requested = False
+        self._timed_out = False
+        self._before_pause = AgentState.PENDING  # the state to go back to on resume
+        self._pause_applied = False  # `run` is paused right now
+        self._pause_lock = anyio.Lock()  # serialises pause/resume calls on `run`
+        self._reported = AgentState.PENDING  # the last state `take_state_change` gave
+        self._prices = prices
+        self._output_file = output_file
+        self._file: IO[str] | None = None
+        self._tail = LineTail()
+        self._on_change = on_change
+        self._record: AgentRecord | None = None
+        self._view: AgentView | None = None
+        # the record's live fields
+        self.started_at: datetime | None = None
+        self._ended_at: datetime | None = None
+        self._duration_s: float | None = None
+        self.tokens = Tokens()
+        self.cost_usd = 0.0
+        self.model: str | None = None
+        self._cost_source: str | None = None
+        self._cost_note: str | None = None
+        self._error: str | None = None
+        self._preview = ""
+        self._output_path: str | None = None
+        self._progress: float | None = None
+        self._step = ""
+        self._pgid: int | None = None
+        self._pgid_started: float | None = None
+
+    # --- the AgentReporter protocol -------------------------------------------------------
+
+    def progress(self, fraction: float | None, step: str) -> None:
+        self._progress, self._step = fraction, step
+        self._changed()
+
+    def output(self, text: str) -> None:
+        first = self._file is None
+        if self._file is None:
+            self._output_file.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._output_file.open("w", encoding="utf-8")
+            self._output_path = str(self._output_file)
+        self._file.write(text)
+        self._file.flush()  # readers (the output screen) see it while the agent runs
+        self._tail.add(text)
+        self._record = None
+        self._on_change(self, first)  # the path persisted at once: a crash keeps the output
+
+    def usage(self, tokens: Tokens, model: str | None, cost_usd: float | None = None) -> None:
+        model = model or self.model
+        if cost_usd is None:
+            # each increment at the model that spent it: an agent may report several models
+            spent = _increase(self.tokens, tokens)
+            if spent is None:  # a new running total: priced whole
+                cost_usd = self._prices.cost(model, tokens)
+            else:
+                cost_usd = self.cost_usd + self._prices.cost(model, spent)
+            self._cost_source = "pricing"
+        else:
+            self._cost_source = "backend"
+        self.tokens, self.model, self.cost_usd = tokens, model, cost_usd
+        self._changed()
+
+    def process(self, pgid: int, started: float) -> None:
+        self._pgid, self._pgid_started = pgid, started
+        self._record = None
+        self._on_change(self, True)  # persisted at once: crash recovery needs it
+
+    # --- engine side ----------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.subtask.id
+
+    @property
+    def started(self) -> bool:
+        return self.started_at is not None
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_requested
+
+    @property
+    def timed_out(self) -> bool:
+        return self._timed_out
+
+    def view(self) -> AgentView:
+        """What the scheduler sees of it (rebuilt only after a change)."""
+        if self._view is None:
+            self._view = AgentView(
+                id=self.id,
+                after=self.subtask.after,
+                merge=self.subtask.merge,
+                state=self.state,
+                started=self.started,
+                held=self._held,
+            )
+        return self._view
+
+    def hold(self, held: bool) -> None:
+        """Pause (True) or resume (False) this agent on its own."""
+        self._held, self._view = held, None
+
+    def request_cancel(self) -> None:
+        self._cancel_requested = True
+
+    def mark_timed_out(self) -> None:
+        self._timed_out = True
+
+    def show_paused(self) -> None:
+        if self.state is not AgentState.PAUSED:
+            self._before_pause = self.state
+            self.set_state(AgentState.PAUSED)
+
+    def show_unpaused(self) -> None:
+        if self.state is AgentState.PAUSED:
+            self.set_state(self._before_pause)
+
+    def set_state(self, state: AgentState) -> None:
+        self._move(state)
+        self._changed()
+
+    def start(self) -> None:
+        if self.state is AgentState.PENDING:
+            self.set_state(AgentState.QUEUED)
+        self.started_at = utcnow()
+        self.set_state(AgentState.RUNNING)
+
+    def finish(self, state: AgentState, error: str | None = None, result: str = "") -> None:
+        """The terminal state; a no-op once the agent has one."""
+        if self.state.terminal:
+            return
+        self._move(state)
+        self.result = result if len(result) <= DOWNSTREAM_CHARS else _bounded(result)
+        self._error, self._preview = error, self.result[:PREVIEW_CHARS]
+        if self.started_at is not None:
+            self._ended_at = utcnow()
+            self._duration_s = (self._ended_at - self.started_at).total_seconds()
+        if state is AgentState.SUCCEEDED:
+            self._progress = 1.0
+        self.close()
+        self._record = None
+        self.done.set()
+        self._on_change(self, True)
+
+    def conclude(self, outcome: AgentOutcome, state: AgentState, error: str | None) -> None:
+        if outcome.output_path is not None and self._output_path is None:
+            self._output_path = str(outcome.output_path)
+        if outcome.cost_source is not None:  # the backend says whose price list it used
+            self._cost_source, self._cost_note = outcome.cost_source, outcome.cost_note
+        self.finish(state, error, outcome.output)
+
+    async def sync_pause(self, wanted: Callable[[], bool]) -> None:
+        """Bring the running agent in line with what the controls want (paused or not)."""
+        async with self._pause_lock:
+            while self.run is not None and not self.state.terminal and not self.cancel_requested:
+                want = wanted()
+                if want == self._pause_applied:
+                    return
+                pause: Callable[[], Awaitable[None]] = self.run.pause if want else self.run.resume
+                await pause()
+                self._pause_applied = want
+
+    def take_state_change(self) -> AgentState | None:
+        """The state, when it changed since the last call (for the event log)."""
+        if self.state is self._reported:
+            return None
+        self._reported = self.state
+        return self.state
+
+    def upstream(self) -> Upstream:
+        path = self._output_path
+        return Upstream(
+            subtask=self.id,
+            agent=self.subtask.agent,
+            text=self.result,
+            output_path=Path(path) if path else None,
+        )
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def record(self) -> AgentRecord:
+        if self._record is None:
+            self._record = AgentRecord(
+                subtask=self.id,
+                agent=self.subtask.agent,
+                prompt=self.subtask.prompt,
+                state=self.state,
+                model=self.model,
+                started_at=self.started_at,
+                ended_at=self._ended_at,
+                duration_s=self._duration_s,
+                tokens=self.tokens,
+                cost_usd=self.cost_usd,
+                cost_source=self._cost_source,
+                cost_note=self._cost_note,
+                error=self._error,
+                output_preview=self._preview,
+                output_path=self._output_path,
+                progress=self._progress,
+                step=self._step,
+                output_tail=self._tail.lines(),
+                pgid=self._pgid,
+                pgid_started=self._pgid_started,
+            )
+        return self._record
+
+    def _move(self, state: AgentState) -> None:
+        check_agent_move(self.state, state)
+        self.state, self._view = state, None
+
+    def _changed(self) -> None:
+        self._record = None
+        self._on_change(self, False)
+
+
+def _bounded(text: str) -> str:
+    half = BoundedText(head=DOWNSTREAM_CHARS // 2, tail=DOWNSTREAM_CHARS // 2)
+    half.add(text)
+    return half.text()
+
+
+def _increase(before: Tokens, now: Tokens) -> Tokens | None:
+    """What `now` adds to `before`; None when a count went down (a new running total)."""
+    added = {name: getattr(now, name) - getattr(before, name) for name in Tokens.model_fields}
+    return Tokens(**added) if min(added.values()) >= 0 else None

@@ -1,0 +1,241 @@
+"""The catalog: every known marketplace (bundled, user-added, Claude Code's) and install state.
+
+Trust: a command agent runs a local program, so an item with command agents is installed only
+once the user confirmed its exact commands; their hash is stored, and a run checks it again
+(`check_trust`). The bundled marketplace ships with the package and is trusted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+from pathlib import Path
+
+from ..config import Paths
+from ..errors import InputError
+from ..models import Item, Marketplace
+from .claude_code import discover_claude
+from .install_state import InstallState, load_marketplace_folders, save_marketplace_folders
+from .loader import MARKETPLACE_FILE, load_marketplace, load_plugin_folder
+from .trust import commands_hash, describe_commands
+
+BUNDLED_DIR = Path(__file__).resolve().parents[2] / "bundled"
+
+
+class Catalog:
+    def __init__(self, paths: Paths, *, bundled: Path = BUNDLED_DIR, claude: bool = True) -> None:
+        """`claude=False` leaves Claude Code's marketplaces out (e.g. for tests)."""
+        self.paths = paths
+        self._bundled = bundled
+        self._claude = claude
+        self._loaded: list[Marketplace] | None = None
+        self._state: InstallState | None = None
+        self.warnings: list[str] = []  # Claude Code files that could not be read
+
+    # --- reading ----------------------------------------------------------------------
+
+    def marketplaces(self) -> list[Marketplace]:
+        """Bundled first, then the user's, then Claude Code's; items carry install state.
+        A name already taken by an earlier marketplace is skipped."""
+        return [
+            m.model_copy(update={"items": tuple(self._with_state(m, i) for i in m.items)})
+            for m in self._all_loaded()
+        ]
+
+    def items(self) -> list[Item]:
+        return [item for market in self.marketplaces() for item in market.items]
+
+    def find(self, ref: str) -> Item:
+        """`plugin` or `plugin@marketplace`; InputError when unknown or ambiguous."""
+        items = self.items()
+        name, _, market = ref.strip().partition("@")
+        unique: dict[str, Item] = {}  # a later entry of the same ref is a broken duplicate
+        for item in items:
+            if item.name == name and (not market or item.marketplace == market):
+                unique.setdefault(item.ref, item)
+        found = list(unique.values())
+        if len(found) == 1:
+            return found[0]
+        if found:
+            refs = ", ".join(i.ref for i in found)
+            raise InputError(f"item {ref!r} is ambiguous: say which one ({refs})")
+        close = difflib.get_close_matches(ref, [i.ref for i in items] + [i.name for i in items])
+        hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
+        raise InputError(f"unknown item {ref!r}{hint} (see `cowork-tui marketplace list`)")
+
+    def reload(self) -> None:
+        self._loaded = None
+        self._state = None
+
+    # --- changing ---------------------------------------------------------------------
+
+    def add_marketplace(self, path: Path | str) -> Marketplace:
+        """Remember the marketplace at `path` (its folder, or its marketplace.json); nothing is
+        stored when it cannot be read."""
+        try:
+            folder = _marketplace_folder(Path(path).expanduser().resolve())
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise InputError(f"{path}: cannot be resolved: {exc}") from None
+        market = load_marketplace(folder, kind="user")
+        if market.errors:
+            raise InputError("\n".join(market.errors))
+        folders = load_marketplace_folders(self.paths.marketplaces_file)
+        if folder in folders:
+            return self._named(market.name)
+        taken = next((m for m in self._all_loaded() if m.name == market.name), None)
+        if taken is not None:
+            raise InputError(
+                f"{folder / MARKETPLACE_FILE}: name: a marketplace named {market.name!r} is "
+                f"already known ({taken.origin})"
+            )
+        save_marketplace_folders(self.paths.marketplaces_file, [*folders, folder])
+        self.reload()
+        return self._named(market.name)
+
+    def install(self, ref: str, *, yes: bool) -> Item:
+        """Install an item; one with command agents needs `yes` (the user saw its commands)."""
+        item = self.find(ref)
+        if self.is_bundled(item):
+            return item
+        if not item.available:
+            raise InputError(f"{item.ref}: cannot be installed: {_why_unavailable(item)}")
+        if self.needs_confirmation(item) and not yes:
+            raise InputError(
+                f"{item.ref} runs local programs (through `sh -c`):\n{describe_commands(item)}\n"
+                f"Check them, then confirm with: cowork-tui install {item.ref} --yes"
+            )
+        self._install_state().add(item)
+        return self.find(item.ref)
+
+    def uninstall(self, ref: str) -> Item:
+        item = self.find(ref)
+        if self.is_bundled(item):
+            raise InputError(f"{item.ref}: bundled items come installed and cannot be uninstalled")
+        if item.ref not in self._install_state().records:
+            raise InputError(f"{item.ref}: not installed")
+        self._install_state().remove(item.ref)
+        return self.find(item.ref)
+
+    def needs_confirmation(self, item: Item) -> bool:
+        """Whether installing `item` runs commands the user has not confirmed yet."""
+        digest = commands_hash(item)
+        if digest is None or self.is_bundled(item):
+            return False
+        record = self._install_state().records.get(item.ref)
+        return record is None or record.commands_sha256 != digest
+
+    def is_bundled(self, item: Item) -> bool:
+        """Bundled items come installed and trusted, for good."""
+        return any(m.kind == "bundled" and m.name == item.marketplace for m in self._all_loaded())
+
+    def check_trust(self, item: Item) -> None:
+        """Before a run: InputError unless the item's commands are the ones the user trusted."""
+        if not self.needs_confirmation(item):
+            return
+        if item.ref not in self._install_state().records:
+            raise InputError(
+                f"{item.ref}: not installed; it runs local programs (through `sh -c`):\n"
+                f"{describe_commands(item)}\n"
+                f"Check them, then install with: cowork-tui install {item.ref} --yes"
+            )
+        raise InputError(
+            f"{item.ref}: its commands changed since you installed it; the new commands:\n"
+            f"{describe_commands(item)}\n"
+            f"Check them, then trust them with: cowork-tui install {item.ref} --yes"
+        )
+
+    # --- internals --------------------------------------------------------------------
+
+    def _install_state(self) -> InstallState:
+        if self._state is None:
+            self._state = InstallState(self.paths.installed_file)
+        return self._state
+
+    def _all_loaded(self) -> list[Marketplace]:
+        if self._loaded is None:
+            self._loaded = self._load_all()
+        return self._loaded
+
+    def _named(self, name: str) -> Marketplace:
+        return next(m for m in self.marketplaces() if m.name == name)
+
+    def _with_state(self, market: Marketplace, item: Item) -> Item:
+        if market.kind == "bundled":
+            return item.model_copy(update={"installed": True, "trusted": True})
+        record = self._install_state().records.get(item.ref)
+        if record is None:
+            return item
+        trusted = record.commands_sha256 == commands_hash(item)
+        return item.model_copy(update={"installed": True, "trusted": trusted})
+
+    def _load_all(self) -> list[Marketplace]:
+        markets = [
+            load_marketplace(self._bundled, kind="bundled", origin="bundled with cowork-tui")
+        ]
+        folders = load_marketplace_folders(self.paths.marketplaces_file)
+        markets += [load_marketplace(folder, kind="user") for folder in folders]
+        if self._claude:
+            claude, self.warnings = _claude_marketplaces()
+            markets += claude
+        unique: dict[str, Marketplace] = {}
+        for market in markets:
+            unique.setdefault(market.name, market)
+        return list(unique.values())
+
+
+def missing_requirements(item: Item, catalog: Catalog) -> list[str]:
+    """`cowork.requires` not met: executables missing from PATH, items not installed."""
+    if not item.cowork.requires:
+        return []
+    installed = {i.ref for i in catalog.items() if i.installed}
+    missing = []
+    for need in item.cowork.requires:
+        if "@" in need:
+            if need not in installed:
+                missing.append(f"item {need} is not installed (cowork-tui install {need})")
+        elif shutil.which(need) is None:
+            missing.append(f"executable {need!r} not found on PATH")
+    return missing
+
+
+def _why_unavailable(item: Item) -> str:
+    return "; ".join(item.errors) if item.errors else item.source
+
+
+def _marketplace_folder(path: Path) -> Path:
+    """The marketplace folder from a path naming it, its .claude-plugin, or marketplace.json."""
+    if path.name == MARKETPLACE_FILE.name:
+        path = path.parent
+    if path.name == MARKETPLACE_FILE.parent.name:
+        path = path.parent
+    return path
+
+
+def _claude_marketplaces() -> tuple[list[Marketplace], list[str]]:
+    """Claude Code's marketplaces, plus the plugins it installed that they do not list; and
+    warnings about its files that could not be read."""
+    setup = discover_claude()
+    markets: dict[str, Marketplace] = {}
+    for known in setup.marketplaces:
+        if known.folder is not None:
+            market = load_marketplace(
+                known.folder, kind="claude", name=known.name, origin=known.origin
+            )
+        else:
+            market = Marketplace(
+                name=known.name, kind="claude", origin=known.origin, available=False
+            )
+        markets[known.name] = market
+    for install in setup.installs:
+        market = markets.get(install.marketplace) or Marketplace(
+            name=install.marketplace, kind="claude", origin="Claude Code installs"
+        )
+        items = list(market.items)
+        at = next((n for n, i in enumerate(items) if i.name == install.plugin), None)
+        if at is None and install.path is not None:
+            items.append(load_plugin_folder(install.path, install.plugin, install.marketplace))
+            at = len(items) - 1
+        if at is not None:
+            items[at] = items[at].model_copy(update={"claude_installed": True})
+        markets[install.marketplace] = market.model_copy(update={"items": tuple(items)})
+    return list(markets.values()), setup.warnings

@@ -1,0 +1,331 @@
+"""Load a marketplace folder (`.claude-plugin/marketplace.json`) into items, leniently.
+
+One broken entry never hides the others: its problems go into that item's `errors` (and it
+is not available). Only a marketplace.json that cannot be read at all is a marketplace error.
+Every message names the file and the field path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import InputError
+from ..models import AgentSpec, CoworkDefaults, Item, Marketplace
+from ..planning.dag import dag_problems
+from .agent_files import AgentFileError, load_agent
+from .cowork_defaults import check_cowork, merged_defaults
+from .json_files import read_json
+from .sources import SourceError, resolve_inside, resolve_source
+
+MARKETPLACE_FILE = Path(".claude-plugin") / "marketplace.json"
+PLUGIN_FILE = Path(".claude-plugin") / "plugin.json"
+MarketplaceKind = Literal["bundled", "user", "claude"]
+
+_TOP_KEYS = frozenset({"$schema", "name", "owner", "metadata", "plugins", "description", "version"})
+# Claude Code's plugin entry keys (the plugin manifest's, plus source/category/tags/strict)
+_ENTRY_KEYS = frozenset(
+    {
+        "name", "source", "description", "version", "author", "homepage", "repository",
+        "license", "keywords", "category", "tags", "strict", "commands", "agents", "skills",
+        "hooks", "mcpServers", "lspServers", "outputStyles", "displayName", "dependencies",
+        "userConfig", "channels", "settings", "cowork", "$schema", "sha", "ref",
+    }
+)  # fmt: skip
+
+
+def load_marketplace(
+    folder: Path, *, kind: MarketplaceKind = "user", name: str | None = None, origin: str = ""
+) -> Marketplace:
+    """The marketplace in `folder`; `name` overrides the one in the file (Claude Code's key)."""
+    manifest = folder / MARKETPLACE_FILE
+    origin = origin or str(folder)
+    try:
+        data = read_json(manifest)
+        if not isinstance(data, dict):
+            raise InputError(f"{manifest}: (root): must be an object")
+        plugins = data.get("plugins")
+        if not isinstance(plugins, list):
+            raise InputError(f"{manifest}: plugins: must be a list of plugin entries")
+    except InputError as exc:
+        return Marketplace(
+            name=name or folder.name,
+            kind=kind,
+            path=folder,
+            origin=origin,
+            available=False,
+            errors=(str(exc),),
+        )
+    warnings: list[str] = []
+    declared = data.get("name")
+    if not isinstance(declared, str) or not declared.strip() or "@" in declared:
+        warnings.append(
+            f"{manifest}: name: must be a non-empty string without '@'; using {folder.name!r}"
+        )
+        declared = folder.name
+    unknown = sorted(k for k in data if k not in _TOP_KEYS)
+    if unknown:
+        warnings.append(f"{manifest}: unknown keys ignored: {', '.join(unknown)}")
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        if metadata is not None:
+            warnings.append(f"{manifest}: metadata: must be an object; ignored")
+        metadata = {}
+    plugin_root = metadata.get("pluginRoot")
+    if plugin_root is not None and not isinstance(plugin_root, str):
+        warnings.append(f"{manifest}: metadata.pluginRoot: must be a string; ignored")
+        plugin_root = None
+    description = data.get("description") or metadata.get("description") or ""
+    ctx = _Context(manifest, folder.resolve(), name or declared.strip(), plugin_root)
+    items: list[Item] = []
+    for i, entry in enumerate(plugins):
+        item = _entry_item(ctx, i, entry)
+        if any(other.name == item.name for other in items):
+            item = item.model_copy(
+                update={
+                    "available": False,
+                    "errors": (
+                        *item.errors,
+                        f"{manifest}: plugins[{i}].name: duplicate plugin name {item.name!r}",
+                    ),
+                }
+            )
+        items.append(item)
+    return Marketplace(
+        name=ctx.marketplace,
+        kind=kind,
+        path=folder,
+        origin=origin,
+        description=description if isinstance(description, str) else "",
+        items=tuple(items),
+        warnings=tuple(warnings),
+    )
+
+
+def load_plugin_folder(folder: Path, name: str, marketplace: str) -> Item:
+    """A plugin folder on its own (e.g. a Claude Code install), without a marketplace entry."""
+    ctx = _Context(folder / PLUGIN_FILE, folder.resolve(), marketplace, None)
+    problems = _Problems()
+    return _plugin_item(ctx, {"name": name}, str(folder), folder.resolve(), str(folder), problems)
+
+
+@dataclass(frozen=True)
+class _Context:
+    manifest: Path
+    root: Path
+    marketplace: str
+    plugin_root: str | None
+
+
+@dataclass
+class _Problems:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
+    where = f"{ctx.manifest}: plugins[{i}]"
+    placeholder = f"plugins[{i}]"
+    if not isinstance(entry, dict):
+        return _broken(ctx, placeholder, [f"{where}: must be an object"])
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip() or "@" in name:
+        return _broken(
+            ctx, placeholder, [f"{where}.name: required, a non-empty string without '@'"]
+        )
+    name = name.strip()
+    problems = _Problems()
+    for key in ("description", "version", "category"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            problems.errors.append(f"{where}.{key}: must be a string")
+    unknown = sorted(k for k in entry if k not in _ENTRY_KEYS)
+    if unknown:
+        problems.warnings.append(f"{where}: unknown keys ignored: {', '.join(unknown)}")
+    if "source" not in entry:
+        problems.errors.append(f"{where}.source: required")
+        return _broken(ctx, name, problems.errors, entry, problems.warnings)
+    try:
+        source = resolve_source(entry["source"], ctx.root, ctx.plugin_root)
+    except SourceError as exc:
+        problems.errors.append(f"{where}.source: {exc}")
+        return _broken(ctx, name, problems.errors, entry, problems.warnings)
+    if source.folder is None:
+        return _broken(ctx, name, problems.errors, entry, problems.warnings, source.text)
+    return _plugin_item(ctx, entry, where, source.folder, source.text, problems)
+
+
+def _plugin_item(
+    ctx: _Context,
+    entry: dict[str, Any],
+    where: str,
+    folder: Path,
+    source: str,
+    problems: _Problems,
+) -> Item:
+    """`where` prefixes the entry's own fields in messages (`file: plugins[3]`)."""
+    manifest = _plugin_manifest(folder, problems)
+    plugin_file = folder / PLUGIN_FILE
+    if manifest.get("name") not in (None, entry["name"]):
+        problems.warnings.append(
+            f"{plugin_file}: name: {manifest.get('name')!r} differs from the marketplace "
+            f"entry {entry['name']!r}; the entry's is used"
+        )
+    agents = _agents(folder, entry, manifest, where, plugin_file, problems)
+    cowork = _cowork(entry, manifest, where, plugin_file, agents, problems)
+
+    def text(key: str) -> str | None:
+        value = entry.get(key) if isinstance(entry.get(key), str) else manifest.get(key)
+        return value if isinstance(value, str) else None
+
+    return Item(
+        name=entry["name"].strip(),
+        marketplace=ctx.marketplace,
+        description=text("description") or "",
+        version=text("version"),
+        category=text("category"),
+        source=source,
+        available=not problems.errors,
+        path=folder,
+        agents=agents,
+        cowork=cowork,
+        errors=tuple(problems.errors),
+        warnings=tuple(problems.warnings),
+    )
+
+
+def _plugin_manifest(folder: Path, problems: _Problems) -> dict[str, Any]:
+    file = folder / PLUGIN_FILE
+    if not file.is_file():
+        return {}
+    try:
+        data = read_json(file)
+    except InputError as exc:
+        problems.errors.append(str(exc))
+        return {}
+    if not isinstance(data, dict):
+        problems.errors.append(f"{file}: (root): must be an object")
+        return {}
+    return data
+
+
+def _agents(
+    folder: Path,
+    entry: dict[str, Any],
+    manifest: dict[str, Any],
+    where: str,
+    plugin_file: Path,
+    problems: _Problems,
+) -> tuple[AgentSpec, ...]:
+    files = sorted((folder / "agents").glob("*.md")) if (folder / "agents").is_dir() else []
+    listed, listed_where = (
+        (entry["agents"], f"{where}.agents")
+        if "agents" in entry
+        else (manifest.get("agents"), f"{plugin_file}: agents")
+    )
+    files += _listed_agent_files(folder, listed, listed_where, problems)
+    agents: dict[str, AgentSpec] = {}
+    seen: set[Path] = set()
+    for file in files:
+        if file.resolve() in seen:
+            continue
+        seen.add(file.resolve())
+        try:
+            spec, warnings = load_agent(file)
+        except AgentFileError as exc:
+            problems.errors.append(str(exc))
+            continue
+        problems.warnings.extend(warnings)
+        if spec.name in agents:
+            problems.errors.append(
+                f"{file}: name: duplicate agent name {spec.name!r} (also {agents[spec.name].path})"
+            )
+            continue
+        agents[spec.name] = spec
+    return tuple(agents.values())
+
+
+def _listed_agent_files(folder: Path, listed: Any, where: str, problems: _Problems) -> list[Path]:
+    """Agent files named by an `agents` field: a path or a list of paths (files or folders)."""
+    if listed is None:
+        return []
+    paths = [listed] if isinstance(listed, str) else listed
+    if not isinstance(paths, list):
+        problems.errors.append(f"{where}: must be a path or a list of paths")
+        return []
+    root = folder.resolve()
+    files: list[Path] = []
+    for j, path in enumerate(paths):
+        spot = f"{where}[{j}]" if isinstance(listed, list) else where
+        if not isinstance(path, str) or not path.strip():
+            problems.errors.append(f"{spot}: must be a relative path string")
+            continue
+        try:
+            target = resolve_inside(root, root / path)
+        except SourceError as exc:
+            problems.errors.append(f"{spot}: {exc}")
+            continue
+        if target is None:
+            problems.errors.append(f"{spot}: {path!r} escapes the plugin folder")
+        elif target.is_dir():
+            files += sorted(target.glob("*.md"))
+        elif target.is_file():
+            files.append(target)
+        else:
+            problems.errors.append(f"{spot}: {path!r} not found")
+    return files
+
+
+def _cowork(
+    entry: dict[str, Any],
+    manifest: dict[str, Any],
+    where: str,
+    plugin_file: Path,
+    agents: tuple[AgentSpec, ...],
+    problems: _Problems,
+) -> CoworkDefaults:
+    entry_where = f"{where}.cowork"
+    from_plugin = check_cowork(manifest.get("cowork"), f"{plugin_file}: cowork")
+    from_entry = check_cowork(entry.get("cowork"), entry_where)
+    for check in (from_plugin, from_entry):
+        problems.errors.extend(check.errors)
+        problems.warnings.extend(check.warnings)
+    if from_plugin.errors or from_entry.errors:
+        return CoworkDefaults()
+    defaults = merged_defaults(from_plugin, from_entry)
+    if defaults.workflow:
+        origin = entry_where if "workflow" in from_entry.value else f"{plugin_file}: cowork"
+        problems.errors.extend(
+            dag_problems(defaults.workflow, {a.name for a in agents}, f"{origin}.workflow")
+        )
+    return defaults
+
+
+def _broken(
+    ctx: _Context,
+    name: str,
+    errors: list[str],
+    entry: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
+    source: str = "",
+) -> Item:
+    """An entry listed but not loadable: remote (no errors, `source` says where) or broken."""
+    description = entry.get("description") if entry else None
+    version = entry.get("version") if entry else None
+    category = entry.get("category") if entry else None
+    return Item(
+        name=name,
+        marketplace=ctx.marketplace,
+        description=description if isinstance(description, str) else "",
+        version=version if isinstance(version, str) else None,
+        category=category if isinstance(category, str) else None,
+        source=source or _source_text(entry),
+        available=False,
+        errors=tuple(errors),
+        warnings=tuple(warnings or ()),
+    )
+
+
+def _source_text(entry: dict[str, Any] | None) -> str:
+    value = entry.get("source") if entry else None
+    return value if isinstance(value, str) else ""
