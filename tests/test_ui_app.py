@@ -18,6 +18,7 @@ from cowork_tui.core.models import AgentState, SessionRecord, SessionState
 from cowork_tui.core.procs import process_state
 from cowork_tui.core.workspace import Workspace
 from cowork_tui.ui.app import CoworkApp
+from cowork_tui.ui.messages import LauncherRequested
 from cowork_tui.ui.screens.confirm import ConfirmScreen
 from cowork_tui.ui.screens.help import HelpScreen
 from cowork_tui.ui.screens.history import PAGE, DetailsScreen, HistoryScreen
@@ -499,6 +500,40 @@ async def test_marketplace_footer_follows_the_highlighted_item(
         await footer_shows("away@far", set())  # remote: nothing to launch or install
         await footer_shows("repo-health@cowork-tui", {"l"})  # bundled: installed for good
         await footer_shows("slow@testmarket", {"l", "i"})
+
+
+async def test_an_item_with_nothing_to_run_offers_no_launch_and_is_never_launched(
+    workspace: FastWorkspace, tmp_path: Path
+) -> None:
+    hooked = write_marketplace(tmp_path / "hooked", {"hooks-only": {}}, name="hk")
+    hooks = {"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "true"}]}]}}
+    (hooked / "plugins" / "hooks-only" / "hooks").mkdir()
+    (hooked / "plugins" / "hooks-only" / "hooks" / "hooks.json").write_text(json.dumps(hooks))
+    workspace.catalog.add_marketplace(hooked)
+    item = workspace.catalog.find("hooks-only@hk")
+    assert item.not_runnable == "hooks only: nothing to run"
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        market = app.screen
+        assert isinstance(market, MarketplaceScreen)
+        table = market.query_one("#items", DataTable)
+        table.move_cursor(row=table.get_row_index(item.ref))
+        await pilot.pause()
+        assert "Cannot run: hooks only: nothing to run" in text_of(
+            market.query_one("#details-text", Static)
+        )
+        assert market.check_action("launch", ()) is False
+        await pilot.press("l")
+        assert app.screen is market  # no launcher
+        app.post_message(LauncherRequested(item))  # even if one opened, it would not launch
+        await pilot.pause()
+        launcher = app.screen
+        assert isinstance(launcher, LauncherScreen)
+        launcher.query_one("#task", TextArea).text = "do it"
+        await pilot.press("ctrl+s")
+        assert app.screen is launcher and not engine.snapshots()
+        assert "nothing to run" in text_of(launcher.query_one("#launch-error", Static))
 
 
 async def test_markup_in_item_names_is_shown_as_text(

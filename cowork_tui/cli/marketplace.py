@@ -10,8 +10,9 @@ from typing import Any
 
 from ..core.archive.stats import ItemStats
 from ..core.marketplace.catalog import Catalog, missing_requirements
-from ..core.marketplace.trust import describe_commands
+from ..core.marketplace.trust import trust_prompt
 from ..core.models import Item
+from ..core.text import printable
 from ..core.workspace import Workspace
 
 EXIT_DECLINED = 1
@@ -70,8 +71,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     item = catalog.find(args.item)
     yes = args.yes
     if not yes and item.available and catalog.needs_confirmation(item) and sys.stdin.isatty():
-        print(f"{item.ref} runs local programs (through `sh -c`):\n{describe_commands(item)}")
-        answer = input("Trust these commands and install? [y/N] ").strip().lower()
+        print(f"{item.ref} {trust_prompt(item)}")
+        answer = input("Trust all of this and install? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("not installed")
             return EXIT_DECLINED
@@ -114,11 +115,29 @@ def item_json(
                 "description": a.description,
                 "kind": a.kind,
                 "model": a.model,
-                "tools": list(a.tools),
+                "tools": list(a.tools) if a.tools is not None else None,  # None: the default
                 "command": a.command,
                 "timeout": a.timeout,
             }
             for a in item.agents
+        ],
+        "runnable": item.runnable,
+        "not_runnable": item.not_runnable,
+        "skills": [
+            {
+                "name": s.name,
+                "description": s.description,
+                "kind": s.kind,
+                "user_invocable": s.user_invocable,
+                "model_invocable": s.model_invocable,
+            }
+            for s in item.skills
+        ],
+        "mcp_servers": [
+            {"name": s.name, "command": s.command, "url": s.url} for s in item.mcp_servers
+        ],
+        "hooks": [
+            {"event": h.event, "matcher": h.matcher, "actions": list(h.actions)} for h in item.hooks
         ],
         "cowork": item.cowork.model_dump(mode="json", by_alias=True),
         # what to show: local history once there are a few sessions, else the published values
@@ -138,13 +157,16 @@ def item_json(
 def item_table(items: list[Item]) -> str:
     width = shutil.get_terminal_size((100, 24)).columns
     ref_width = min(max((len(i.ref) for i in items), default=4), 44)
-    lines = [f"{'ITEM':<{ref_width}}  {'STATE':<10} {'AGENTS':>6}  DESCRIPTION"]
+    lines = [f"{'ITEM':<{ref_width}}  {'STATE':<10} {'AGENTS':>6} {'SKILLS':>6}  DESCRIPTION"]
     for item in items:
-        about = item.description.splitlines()[0] if item.description else ""
-        room = max(width - ref_width - 22, 10)
+        about = printable(item.description.splitlines()[0]) if item.description else ""
+        room = max(width - ref_width - 29, 10)
         about = about if len(about) <= room else about[: room - 1] + "…"
-        lines.append(f"{item.ref:<{ref_width}}  {_state(item):<10} {len(item.agents):>6}  {about}")
-        lines += [f"    ! {error}" for error in item.errors]
+        counts = f"{len(item.agents):>6} {len(item.skills):>6}"
+        lines.append(f"{printable(item.ref):<{ref_width}}  {_state(item):<10} {counts}  {about}")
+        lines += [f"    ! {printable(error)}" for error in item.errors]
+        if item.available and not item.runnable:
+            lines.append(f"    - {item.not_runnable}")
     return "\n".join(lines)
 
 

@@ -95,7 +95,8 @@ def describe_plan(item: Item, plan: Plan) -> str:
     lines = [f"{item.ref}: {plan.pattern} plan ({plan.source}), {len(plan.subtasks)} subtasks"]
     for sub in plan.subtasks:
         after = f"  after {', '.join(sub.after)}" if sub.after else ""
-        lines.append(f"  {sub.id:<20} {sub.agent:<24}{after}")
+        skills = f"  skills {', '.join(sub.skills)}" if sub.skills else ""
+        lines.append(f"  {sub.id:<20} {sub.agent:<24}{skills}{after}")
         lines.append(f"      {sub.prompt}")
     return "\n".join(lines)
 
@@ -175,6 +176,7 @@ def describe_result(record: SessionRecord) -> str:
         f"session {record.id}: {record.state}{' (partial)' if record.partial else ''} "
         f"in {record.duration_s or 0:.1f}s, {record.agent_count} agents, "
         f"{record.tokens.total:,} tokens, ${record.cost_usd:.4f}"
+        + (" (simulated: the demo backend)" if record.simulated else "")
     ]
     for agent in record.agents:
         detail = f" — {agent.error}" if agent.error else ""

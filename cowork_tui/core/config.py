@@ -21,6 +21,7 @@ APP = "cowork-tui"
 class Paths:
     config_dir: Path
     data_dir: Path
+    isolated: bool = False  # COWORK_TUI_HOME: Claude Code's files stay under it too
 
     @property
     def config_file(self) -> Path:
@@ -41,6 +42,12 @@ class Paths:
         return self.data_dir / "archive.sqlite3"
 
     @property
+    def claude_config_dir(self) -> Path | None:
+        """Where Claude Code keeps its files for cowork-tui's agents (`CLAUDE_CONFIG_DIR`):
+        under an isolated home; else None, the user's own (their login included)."""
+        return self.data_dir / "claude" if self.isolated else None
+
+    @property
     def outputs_dir(self) -> Path:
         """Full agent outputs, one file per agent."""
         return self.data_dir / "outputs"
@@ -51,7 +58,7 @@ def default_paths() -> Paths:
     home = os.environ.get("COWORK_TUI_HOME")
     if home:
         root = Path(home).expanduser()
-        return Paths(config_dir=root / "config", data_dir=root / "data")
+        return Paths(config_dir=root / "config", data_dir=root / "data", isolated=True)
     return Paths(
         config_dir=Path(platformdirs.user_config_dir(APP)),
         data_dir=Path(platformdirs.user_data_dir(APP)),
@@ -67,6 +74,7 @@ class Settings(BaseModel):
     refresh_seconds: float = Field(3.0, ge=1, le=10)
     default_backend: BackendChoice = "auto"
     grace_seconds: float = Field(5.0, ge=0, le=60)  # SIGTERM → SIGKILL on cancel and timeout
+    stall_seconds: float = Field(60.0, ge=1, le=3600)  # a Claude API silent this long: failed
     bell: bool = True
     model_planner: bool = False  # let Claude plan items without a workflow (heuristic fallback)
     pricing: dict[str, Price] = {}  # model or tier name → price, overriding the built-in list

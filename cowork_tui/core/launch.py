@@ -4,6 +4,7 @@ preview of the plan and its cost."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from .engine.backends.select import resolve_backend
 from .engine.protocol import LaunchRequest
 from .marketplace.catalog import Catalog
 from .models import Item, Plan, Tokens
+from .planning.builtin import built_in_spec
 from .planning.plans import check_plannable, plan_task
 from .pricing import PriceTable
 
@@ -27,8 +29,20 @@ class Preview:
 
 
 class Launcher:
-    def __init__(self, catalog: Catalog, settings: Settings, prices: PriceTable) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        prices: PriceTable,
+        claude_config_dir: Path | None = None,
+    ) -> None:
+        """`claude_config_dir`: Claude Code's files for an isolated home (its login too)."""
         self._catalog, self._settings, self._prices = catalog, settings, prices
+        self._claude_env = (
+            dict(os.environ) | {"CLAUDE_CONFIG_DIR": str(claude_config_dir)}
+            if claude_config_dir
+            else None
+        )
 
     def request(
         self,
@@ -59,9 +73,9 @@ class Launcher:
         """The backend for the item's model agents ("auto" resolved), and a notice when it is
         not the one asked for; "command" for an item of command agents only (nothing
         simulated)."""
-        if all(agent.kind == "command" for agent in item.agents):
+        if not item.uses_models:
             return "command", None
-        return resolve_backend(asked or self._settings.default_backend)
+        return resolve_backend(asked or self._settings.default_backend, self._claude_env)
 
     def preview(self, item: Item, task: str, backend: str | None) -> Preview:
         """What launching would run (InputError when it could not be planned)."""
@@ -70,17 +84,13 @@ class Launcher:
         return Preview(plan, name, self._estimate_cost(item, plan, name))
 
     def _estimate_cost(self, item: Item, plan: Plan, backend: str) -> str:
-        # a subtask whose agent is not the item's is the built-in merge: a model agent only
-        # when the item has model agents (else it merges in process)
-        has_models = any(spec.kind == "model" for spec in item.agents)
-        specs = [item.agent(sub.agent) for sub in plan.subtasks]
-        models = [s for s in specs if (s.kind == "model" if s else has_models)]
+        # a subtask whose agent is not the item's is a built-in one: general-purpose is a model
+        # agent, and so is the merge of an item that uses models (else it merges in process)
+        specs = [item.agent(sub.agent) or built_in_spec(item, sub.agent) for sub in plan.subtasks]
+        models = [s for s in specs if s is not None and s.kind == "model"]
         if not models:
             return "$0 (local commands only)"
         if backend == "demo":
             return "$0 (demo: model agents are simulated)"
-        total = sum(
-            self._prices.cost((spec.model if spec else None) or "sonnet", TYPICAL_USAGE)
-            for spec in models
-        )
+        total = sum(self._prices.cost(spec.model or "sonnet", TYPICAL_USAGE) for spec in models)
         return f"≈ ${total:.2f} (rough: 20k input + 2k output tokens per model agent)"

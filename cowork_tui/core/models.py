@@ -90,7 +90,7 @@ class AgentSpec(Frozen):
     description: str = ""
     kind: Literal["command", "model"] = "model"
     model: str | None = None  # as written: an alias (sonnet/opus/haiku), a full id, or "inherit"
-    tools: tuple[str, ...] = ()
+    tools: tuple[str, ...] | None = None  # None: Claude Code's default tools (no `tools:` line)
     max_turns: int | None = None
     color: str | None = None
     system_prompt: str = ""  # the Markdown body
@@ -99,11 +99,44 @@ class AgentSpec(Frozen):
     path: Path | None = None  # the file it came from
 
 
+class SkillSpec(Frozen):
+    """A skill (`skills/<dir>/SKILL.md`) or a command (`commands/*.md`) of a plugin: Markdown
+    instructions an agent loads with the Skill tool, or that a `/plugin:name` prompt expands."""
+
+    name: str  # without the plugin's prefix
+    kind: Literal["skill", "command"] = "skill"
+    description: str = ""
+    user_invocable: bool = True  # `/plugin:name` runs it
+    model_invocable: bool = True  # the model may load it with the Skill tool
+    argument_hint: str | None = None
+    shell: tuple[str, ...] = ()  # commands Claude Code runs locally when it expands it (!`…`)
+    path: Path | None = None  # SKILL.md, or the command's file
+
+
+class McpServer(Frozen):
+    """An MCP server a plugin starts: a local command or a URL."""
+
+    name: str
+    command: str | None = None  # the command line, as the trust prompt shows it
+    url: str | None = None
+    config: dict[str, Any] = {}  # as written, for Claude Code
+
+
+class Hook(Frozen):
+    """One hook entry of a plugin: an event, its matcher, what it runs."""
+
+    event: str
+    matcher: str | None = None
+    actions: tuple[str, ...] = ()  # "command: …", "prompt: …", as the trust prompt shows them
+    config: dict[str, Any] = {}  # as written, for Claude Code
+
+
 class WorkflowStep(Frozen):
     id: str
     agent: str
     prompt: str | None = None  # may hold `{task}`; default: the task itself
     after: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()  # of the item's skills and commands, the ones to use
 
 
 class CoworkDefaults(Frozen):
@@ -131,10 +164,15 @@ class Item(Frozen):
     trusted: bool = False  # bundled items, or commands confirmed at install time
     path: Path | None = None  # the plugin folder when available
     agents: tuple[AgentSpec, ...] = ()
+    skills: tuple[SkillSpec, ...] = ()  # skills and commands
+    mcp_servers: tuple[McpServer, ...] = ()
+    hooks: tuple[Hook, ...] = ()
+    other_parts: tuple[str, ...] = ()  # what else it holds: "LSP servers", "output styles"
     cowork: CoworkDefaults = CoworkDefaults()
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     claude_installed: bool = False  # installed in Claude Code (~/.claude/plugins)
+    extras_trusted: bool = False  # its MCP servers and hooks were shown and agreed to
 
     @property
     def ref(self) -> str:
@@ -142,6 +180,34 @@ class Item(Frozen):
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)
+
+    def skill(self, name: str) -> SkillSpec | None:
+        return next((s for s in self.skills if s.name == name), None)
+
+    @property
+    def runnable(self) -> bool:
+        return self.not_runnable is None
+
+    @property
+    def not_runnable(self) -> str | None:
+        """Why nothing of it can run, said before anyone tries; None when it can."""
+        if not self.available:
+            return "; ".join(self.errors) or self.source or "not available"
+        if self.agents or self.skills:
+            return None
+        parts = [
+            *(["hooks"] if self.hooks else []),
+            *(["MCP servers"] if self.mcp_servers else []),
+            *self.other_parts,
+        ]
+        if not parts:
+            return "no agents, skills or commands: nothing to run"
+        return f"{' and '.join(parts)} only: nothing to run"
+
+    @property
+    def uses_models(self) -> bool:
+        """Some of its work needs a language model: model agents, skills or commands."""
+        return bool(self.skills) or any(a.kind == "model" for a in self.agents)
 
 
 class Marketplace(Frozen):
@@ -170,6 +236,7 @@ class Subtask(Frozen):
     prompt: str
     after: tuple[str, ...] = ()
     merge: bool = False  # a fan-in step that combines its upstream results
+    skills: tuple[str, ...] = ()  # the item's skills and commands this subtask should use
 
 
 class Plan(Frozen):
@@ -212,6 +279,7 @@ class AgentRecord(Frozen):
     subtask: str
     agent: str
     prompt: str = ""
+    skills: tuple[str, ...] = ()
     state: AgentState = AgentState.PENDING
     model: str | None = None
     started_at: datetime | None = None

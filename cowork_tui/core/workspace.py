@@ -68,13 +68,17 @@ class Workspace:
 
     @cached_property
     def launcher(self) -> Launcher:
-        return Launcher(self.catalog, self.settings, self.prices)
+        return Launcher(self.catalog, self.settings, self.prices, self.paths.claude_config_dir)
 
     def backends(self) -> dict[str, Backend]:
         return {
             "command": CommandBackend(),
             "demo": DemoBackend(),
-            "claude": ClaudeBackend(prices=self.prices),
+            "claude": ClaudeBackend(
+                prices=self.prices,
+                stall_seconds=self.settings.stall_seconds,
+                config_dir=self.paths.claude_config_dir,
+            ),
         }
 
     async def plan(self, item: Item, task: str) -> Plan:

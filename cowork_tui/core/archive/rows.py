@@ -19,7 +19,7 @@ AGENT_COLUMNS = (
     "subtask", "agent", "prompt", "state", "model", "started_at", "ended_at", "duration_s",
     "tok_input", "tok_output", "tok_cache_read", "tok_cache_write", "cost_usd", "cost_source",
     "cost_note", "error", "output_preview", "output_path", "progress", "step", "pgid",
-    "pgid_started",
+    "pgid_started", "skills",
 )  # fmt: skip
 _TOKENS = ("input", "output", "cache_read", "cache_write")
 
@@ -49,7 +49,7 @@ def agent_values(agent: AgentRecord) -> tuple[Any, ...]:
         iso(agent.started_at), iso(agent.ended_at), agent.duration_s,
         t.input, t.output, t.cache_read, t.cache_write, agent.cost_usd, agent.cost_source,
         agent.cost_note, agent.error, agent.output_preview, agent.output_path, agent.progress,
-        agent.step, agent.pgid, agent.pgid_started,
+        agent.step, agent.pgid, agent.pgid_started, json.dumps(agent.skills),
     )  # fmt: skip
 
 
@@ -68,6 +68,7 @@ def session_from_rows(session: Sequence[Any], agents: Sequence[Sequence[Any]]) -
     for row in agents:
         agent = dict(zip(AGENT_COLUMNS, row, strict=True))
         agent["tokens"] = _tokens(agent)
+        agent["skills"] = json.loads(agent["skills"])
         records.append({k: v for k, v in agent.items() if v is not None})
     data["agents"] = records
     return SessionRecord.model_validate({k: v for k, v in data.items() if v is not None})

@@ -160,7 +160,12 @@ def _v3(conn: sqlite3.Connection) -> None:
         conn.execute(f"UPDATE {table} SET {counts} WHERE min({', '.join(TOKEN_COLUMNS)}) < 0")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
+def _v4(conn: sqlite3.Connection) -> None:
+    """The skills and commands each agent was directed to use (JSON list)."""
+    conn.execute("ALTER TABLE agents ADD COLUMN skills TEXT NOT NULL DEFAULT '[]'")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -14,8 +14,8 @@ from anyio.abc import TaskGroup
 from ..clock import utcnow
 from ..errors import InputError, describe_error
 from ..models import AgentState, Plan, SessionEvent, SessionState, Subtask
+from ..planning.builtin import built_in_spec, joined
 from ..planning.dag import check_plan
-from ..planning.merge import MERGE_AGENT, joined, merge_spec
 from ..procs import all_gone, session_processes, signal_processes
 from .backends.base import AgentContext, AgentOutcome, Backend
 from .controls import ControlledSession
@@ -86,7 +86,7 @@ class SessionRun(ControlledSession):
                     plan = await self._setup.planner(self._item, self._base.task)
             if self._state.terminal or plan is None:  # cancelled while planning
                 return None
-            check_plan(self._item, plan, extra_agents=[MERGE_AGENT])
+            check_plan(self._item, plan)
         except InputError as exc:
             self._finish(S.FAILED, str(exc))
             return None
@@ -96,9 +96,7 @@ class SessionRun(ControlledSession):
         return plan
 
     def _new_slot(self, subtask: Subtask) -> AgentSlot:
-        spec = self._item.agent(subtask.agent)
-        if spec is None and subtask.agent == MERGE_AGENT:
-            spec = merge_spec(self._item)
+        spec = self._item.agent(subtask.agent) or built_in_spec(self._item, subtask.agent)
         out = self._setup.outputs_dir / self.id / f"{subtask.id}.txt"
         return AgentSlot(subtask, spec, self._setup.prices, out, self._slot_changed)
 

@@ -237,6 +237,7 @@ class AgentSlot:
                 subtask=self.id,
                 agent=self.subtask.agent,
                 prompt=self.subtask.prompt,
+                skills=self.subtask.skills,
                 state=self.state,
                 model=self.model,
                 started_at=self.started_at,

@@ -1,8 +1,10 @@
 """The catalog: every known marketplace (bundled, user-added, Claude Code's) and install state.
 
-Trust: a command agent runs a local program, so an item with command agents is installed only
-once the user confirmed its exact commands; their hash is stored, and a run checks it again
-(`check_trust`). The bundled marketplace ships with the package and is trusted.
+Trust: an item that can act on the machine (command agents, MCP servers, hooks) is installed
+only once the user saw all of it and agreed; hashes of what they agreed to are stored. A run
+checks the commands again (`check_trust`); MCP servers and hooks run only while their hash
+still matches (`Item.extras_trusted`). The bundled marketplace ships with the package and is
+trusted.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ..models import Item, Marketplace
 from .claude_code import discover_claude
 from .install_state import InstallState, load_marketplace_folders, save_marketplace_folders
 from .loader import MARKETPLACE_FILE, load_marketplace, load_plugin_folder
-from .trust import commands_hash, describe_commands
+from .trust import acts_on_the_machine, commands_hash, extras_hash, trust_prompt
 
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "bundled"
 
@@ -93,7 +95,7 @@ class Catalog:
         return self._named(market.name)
 
     def install(self, ref: str, *, yes: bool) -> Item:
-        """Install an item; one with command agents needs `yes` (the user saw its commands)."""
+        """Install an item; one that can act on the machine needs `yes` (the user saw it)."""
         item = self.find(ref)
         if self.is_bundled(item):
             return item
@@ -101,7 +103,7 @@ class Catalog:
             raise InputError(f"{item.ref}: cannot be installed: {_why_unavailable(item)}")
         if self.needs_confirmation(item) and not yes:
             raise InputError(
-                f"{item.ref} runs local programs (through `sh -c`):\n{describe_commands(item)}\n"
+                f"{item.ref} {trust_prompt(item)}\n"
                 f"Check them, then confirm with: cowork-tui install {item.ref} --yes"
             )
         self._install_state().add(item)
@@ -117,7 +119,16 @@ class Catalog:
         return self.find(item.ref)
 
     def needs_confirmation(self, item: Item) -> bool:
-        """Whether installing `item` runs commands the user has not confirmed yet."""
+        """Whether installing `item` needs the user to agree to what it can do."""
+        if not acts_on_the_machine(item) or self.is_bundled(item):
+            return False
+        record = self._install_state().records.get(item.ref)
+        return record is None or (record.commands_sha256, record.extras_sha256) != (
+            commands_hash(item),
+            extras_hash(item),
+        )
+
+    def _commands_unconfirmed(self, item: Item) -> bool:
         digest = commands_hash(item)
         if digest is None or self.is_bundled(item):
             return False
@@ -130,17 +141,16 @@ class Catalog:
 
     def check_trust(self, item: Item) -> None:
         """Before a run: InputError unless the item's commands are the ones the user trusted."""
-        if not self.needs_confirmation(item):
+        if not self._commands_unconfirmed(item):
             return
         if item.ref not in self._install_state().records:
             raise InputError(
-                f"{item.ref}: not installed; it runs local programs (through `sh -c`):\n"
-                f"{describe_commands(item)}\n"
+                f"{item.ref}: not installed; it {trust_prompt(item)}\n"
                 f"Check them, then install with: cowork-tui install {item.ref} --yes"
             )
         raise InputError(
-            f"{item.ref}: its commands changed since you installed it; the new commands:\n"
-            f"{describe_commands(item)}\n"
+            f"{item.ref}: its commands changed since you installed it; now it "
+            f"{trust_prompt(item)}\n"
             f"Check them, then trust them with: cowork-tui install {item.ref} --yes"
         )
 
@@ -161,12 +171,17 @@ class Catalog:
 
     def _with_state(self, market: Marketplace, item: Item) -> Item:
         if market.kind == "bundled":
-            return item.model_copy(update={"installed": True, "trusted": True})
+            return item.model_copy(
+                update={"installed": True, "trusted": True, "extras_trusted": True}
+            )
         record = self._install_state().records.get(item.ref)
         if record is None:
             return item
-        trusted = record.commands_sha256 == commands_hash(item)
-        return item.model_copy(update={"installed": True, "trusted": trusted})
+        commands = record.commands_sha256 == commands_hash(item)
+        extras = record.extras_sha256 == extras_hash(item)
+        return item.model_copy(
+            update={"installed": True, "trusted": commands and extras, "extras_trusted": extras}
+        )
 
     def _load_all(self) -> list[Marketplace]:
         markets = [

@@ -12,7 +12,7 @@ from ..clock import utcnow
 from ..errors import InputError, describe_validation_error
 from ..models import Item
 from .json_files import read_json, write_private_json
-from .trust import commands_hash
+from .trust import commands_hash, extras_hash
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -20,6 +20,7 @@ _M = TypeVar("_M", bound=BaseModel)
 class InstallRecord(BaseModel):
     installed_at: str
     commands_sha256: str | None = None  # the command agents' commands the user trusted
+    extras_sha256: str | None = None  # the MCP servers and hooks the user agreed to
 
 
 class _InstalledFile(BaseModel):
@@ -41,6 +42,7 @@ class InstallState:
         self.records[item.ref] = InstallRecord(
             installed_at=utcnow().isoformat(timespec="seconds"),
             commands_sha256=commands_hash(item),
+            extras_sha256=extras_hash(item),
         )
         self._save()
 

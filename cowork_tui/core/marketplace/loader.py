@@ -7,17 +7,18 @@ Every message names the file and the field path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InputError
-from ..models import AgentSpec, CoworkDefaults, Item, Marketplace
+from ..models import CoworkDefaults, Item, Marketplace
+from ..planning.builtin import BUILT_IN_AGENTS
 from ..planning.dag import dag_problems
-from .agent_files import AgentFileError, load_agent
 from .cowork_defaults import check_cowork, merged_defaults
 from .json_files import read_json
-from .sources import SourceError, resolve_inside, resolve_source
+from .parts import Fields, Parts, Problems, find_parts
+from .sources import SourceError, resolve_source
 
 MARKETPLACE_FILE = Path(".claude-plugin") / "marketplace.json"
 PLUGIN_FILE = Path(".claude-plugin") / "plugin.json"
@@ -106,7 +107,7 @@ def load_marketplace(
 def load_plugin_folder(folder: Path, name: str, marketplace: str) -> Item:
     """A plugin folder on its own (e.g. a Claude Code install), without a marketplace entry."""
     ctx = _Context(folder / PLUGIN_FILE, folder.resolve(), marketplace, None)
-    problems = _Problems()
+    problems = Problems()
     return _plugin_item(ctx, {"name": name}, str(folder), folder.resolve(), str(folder), problems)
 
 
@@ -116,12 +117,6 @@ class _Context:
     root: Path
     marketplace: str
     plugin_root: str | None
-
-
-@dataclass
-class _Problems:
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
@@ -135,7 +130,7 @@ def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
             ctx, placeholder, [f"{where}.name: required, a non-empty string without '@'"]
         )
     name = name.strip()
-    problems = _Problems()
+    problems = Problems()
     for key in ("description", "version", "category"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             problems.errors.append(f"{where}.{key}: must be a string")
@@ -161,7 +156,7 @@ def _plugin_item(
     where: str,
     folder: Path,
     source: str,
-    problems: _Problems,
+    problems: Problems,
 ) -> Item:
     """`where` prefixes the entry's own fields in messages (`file: plugins[3]`)."""
     manifest = _plugin_manifest(folder, problems)
@@ -171,8 +166,16 @@ def _plugin_item(
             f"{plugin_file}: name: {manifest.get('name')!r} differs from the marketplace "
             f"entry {entry['name']!r}; the entry's is used"
         )
-    agents = _agents(folder, entry, manifest, where, plugin_file, problems)
-    cowork = _cowork(entry, manifest, where, plugin_file, agents, problems)
+    fields = Fields(
+        folder=folder.resolve(),
+        manifest=manifest,
+        manifest_where=f"{plugin_file}: ",
+        entry=entry,
+        entry_where=f"{where}.",
+        at_root=folder.resolve() == ctx.root,
+    )
+    parts = find_parts(fields, problems)
+    cowork = _cowork(entry, manifest, where, plugin_file, parts, problems)
 
     def text(key: str) -> str | None:
         value = entry.get(key) if isinstance(entry.get(key), str) else manifest.get(key)
@@ -187,14 +190,18 @@ def _plugin_item(
         source=source,
         available=not problems.errors,
         path=folder,
-        agents=agents,
+        agents=parts.agents,
+        skills=parts.skills,
+        mcp_servers=parts.mcp_servers,
+        hooks=parts.hooks,
+        other_parts=parts.other,
         cowork=cowork,
         errors=tuple(problems.errors),
         warnings=tuple(problems.warnings),
     )
 
 
-def _plugin_manifest(folder: Path, problems: _Problems) -> dict[str, Any]:
+def _plugin_manifest(folder: Path, problems: Problems) -> dict[str, Any]:
     file = folder / PLUGIN_FILE
     if not file.is_file():
         return {}
@@ -209,80 +216,13 @@ def _plugin_manifest(folder: Path, problems: _Problems) -> dict[str, Any]:
     return data
 
 
-def _agents(
-    folder: Path,
-    entry: dict[str, Any],
-    manifest: dict[str, Any],
-    where: str,
-    plugin_file: Path,
-    problems: _Problems,
-) -> tuple[AgentSpec, ...]:
-    files = sorted((folder / "agents").glob("*.md")) if (folder / "agents").is_dir() else []
-    listed, listed_where = (
-        (entry["agents"], f"{where}.agents")
-        if "agents" in entry
-        else (manifest.get("agents"), f"{plugin_file}: agents")
-    )
-    files += _listed_agent_files(folder, listed, listed_where, problems)
-    agents: dict[str, AgentSpec] = {}
-    seen: set[Path] = set()
-    for file in files:
-        if file.resolve() in seen:
-            continue
-        seen.add(file.resolve())
-        try:
-            spec, warnings = load_agent(file)
-        except AgentFileError as exc:
-            problems.errors.append(str(exc))
-            continue
-        problems.warnings.extend(warnings)
-        if spec.name in agents:
-            problems.errors.append(
-                f"{file}: name: duplicate agent name {spec.name!r} (also {agents[spec.name].path})"
-            )
-            continue
-        agents[spec.name] = spec
-    return tuple(agents.values())
-
-
-def _listed_agent_files(folder: Path, listed: Any, where: str, problems: _Problems) -> list[Path]:
-    """Agent files named by an `agents` field: a path or a list of paths (files or folders)."""
-    if listed is None:
-        return []
-    paths = [listed] if isinstance(listed, str) else listed
-    if not isinstance(paths, list):
-        problems.errors.append(f"{where}: must be a path or a list of paths")
-        return []
-    root = folder.resolve()
-    files: list[Path] = []
-    for j, path in enumerate(paths):
-        spot = f"{where}[{j}]" if isinstance(listed, list) else where
-        if not isinstance(path, str) or not path.strip():
-            problems.errors.append(f"{spot}: must be a relative path string")
-            continue
-        try:
-            target = resolve_inside(root, root / path)
-        except SourceError as exc:
-            problems.errors.append(f"{spot}: {exc}")
-            continue
-        if target is None:
-            problems.errors.append(f"{spot}: {path!r} escapes the plugin folder")
-        elif target.is_dir():
-            files += sorted(target.glob("*.md"))
-        elif target.is_file():
-            files.append(target)
-        else:
-            problems.errors.append(f"{spot}: {path!r} not found")
-    return files
-
-
 def _cowork(
     entry: dict[str, Any],
     manifest: dict[str, Any],
     where: str,
     plugin_file: Path,
-    agents: tuple[AgentSpec, ...],
-    problems: _Problems,
+    parts: Parts,
+    problems: Problems,
 ) -> CoworkDefaults:
     entry_where = f"{where}.cowork"
     from_plugin = check_cowork(manifest.get("cowork"), f"{plugin_file}: cowork")
@@ -296,7 +236,12 @@ def _cowork(
     if defaults.workflow:
         origin = entry_where if "workflow" in from_entry.value else f"{plugin_file}: cowork"
         problems.errors.extend(
-            dag_problems(defaults.workflow, {a.name for a in agents}, f"{origin}.workflow")
+            dag_problems(
+                defaults.workflow,
+                {a.name for a in parts.agents} | BUILT_IN_AGENTS,
+                f"{origin}.workflow",
+                skills={s.name for s in parts.skills},
+            )
         )
     return defaults
 

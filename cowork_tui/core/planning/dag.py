@@ -9,6 +9,7 @@ from typing import Protocol
 
 from ..errors import InputError
 from ..models import Item, Pattern, Plan, Subtask
+from .builtin import BUILT_IN_AGENTS
 
 
 class Step(Protocol):
@@ -23,8 +24,16 @@ class Step(Protocol):
     @property
     def after(self) -> tuple[str, ...]: ...
 
+    @property
+    def skills(self) -> tuple[str, ...]: ...
 
-def dag_problems(steps: Sequence[Step], agents: Collection[str], where: str) -> list[str]:
+
+def dag_problems(
+    steps: Sequence[Step],
+    agents: Collection[str],
+    where: str,
+    skills: Collection[str] = (),
+) -> list[str]:
     """One message per problem, each naming `where` (e.g. `marketplace.json: plugins[2].cowork.
     workflow`) and the step at fault; empty when the steps can run."""
     problems: list[str] = []
@@ -40,6 +49,12 @@ def dag_problems(steps: Sequence[Step], agents: Collection[str], where: str) -> 
             problems.append(
                 f"{where}[{i}].agent: unknown agent {step.agent!r} (the item's agents: {known})"
             )
+        for name in step.skills:
+            if name not in skills:
+                known = ", ".join(sorted(skills)) or "none"
+                problems.append(
+                    f"{where}[{i}].skills: unknown skill {name!r} (the item's skills: {known})"
+                )
     for i, step in enumerate(steps):
         for upstream in step.after:
             if upstream == step.id:
@@ -52,10 +67,11 @@ def dag_problems(steps: Sequence[Step], agents: Collection[str], where: str) -> 
     return problems
 
 
-def check_plan(item: Item, plan: Plan, extra_agents: Collection[str] = ()) -> None:
+def check_plan(item: Item, plan: Plan) -> None:
     """Before a run: InputError naming the first problem of `plan` for `item`."""
-    agents = {a.name for a in item.agents} | set(extra_agents)
-    problems = dag_problems(plan.subtasks, agents, "plan.subtasks")
+    agents = {a.name for a in item.agents} | BUILT_IN_AGENTS
+    skills = {s.name for s in item.skills}
+    problems = dag_problems(plan.subtasks, agents, "plan.subtasks", skills)
     if problems:
         raise InputError(problems[0])
 

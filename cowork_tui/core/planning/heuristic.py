@@ -12,8 +12,8 @@ import re
 from collections import Counter
 
 from ..models import AgentSpec, Item, Plan, Subtask
+from .builtin import GENERAL_PURPOSE, MERGE_AGENT
 from .dag import pattern_of
-from .merge import MERGE_AGENT
 
 MAX_SUBTASKS = 12
 
@@ -99,17 +99,22 @@ _STOPWORDS = {
 def plan_text(item: Item, task: str) -> Plan:
     """Plan `task` (already checked: see `plans.check_plannable`) from its words."""
     stages = [parts for stage in split_stages(task) if (parts := split_parts(stage))]
-    matcher = _Matcher(item.agents)
+    matcher = _Matcher(item)
     subtasks: list[Subtask] = []
     previous: tuple[str, ...] = ()
     for parts in stages:
         current = []
         for part in parts[: MAX_SUBTASKS - len(subtasks)]:
-            agent = matcher.best(part)
-            sid = _unique_id(agent.name, subtasks)
+            agent, skills = matcher.best(part)
+            sid = _unique_id(_id_base(skills[0] if skills else agent), subtasks)
             subtasks.append(
                 Subtask(
-                    id=sid, agent=agent.name, prompt=part, after=previous, merge=len(previous) > 1
+                    id=sid,
+                    agent=agent,
+                    prompt=part,
+                    after=previous,
+                    merge=len(previous) > 1,
+                    skills=skills,
                 )
             )
             current.append(sid)
@@ -157,6 +162,11 @@ def coordinator_of(item: Item) -> AgentSpec | None:
     return None
 
 
+def _id_base(name: str) -> str:
+    """A subtask id from a part's name (`sub:x` commands, names with spaces)."""
+    return "-".join(_WORD.findall(name.lower())) or "step"
+
+
 def _unique_id(base: str, taken: list[Subtask]) -> str:
     ids = {s.id for s in taken}
     sid, n = base, 2
@@ -179,25 +189,33 @@ def _stem(word: str) -> str:
 
 
 class _Matcher:
-    """Scores agents against a part: name words weigh more than description words."""
+    """Scores the item's agents, skills and commands against a part: name words weigh more than
+    description words. A skill or command goes to the general-purpose agent, which loads it."""
 
-    def __init__(self, agents: tuple[AgentSpec, ...]) -> None:
-        self._agents = agents
-        self._name_words = [_words(a.name.replace("-", " ")) for a in agents]
-        self._desc_words = [_words(_first_paragraph(a.description)) for a in agents]
-        self._used: Counter[str] = Counter()
+    def __init__(self, item: Item) -> None:
+        # (agent, skills) for each candidate: the item's agents, then its skills and commands
+        self._picks: list[tuple[str, tuple[str, ...]]] = [(a.name, ()) for a in item.agents]
+        self._picks += [(GENERAL_PURPOSE, (s.name,)) for s in item.skills if s.model_invocable]
+        parts = [(a.name, a.description) for a in item.agents]
+        parts += [(s.name, s.description) for s in item.skills if s.model_invocable]
+        self._name_words = [_words(name.replace("-", " ")) for name, _ in parts]
+        self._desc_words = [_words(_first_paragraph(about)) for _, about in parts]
+        self._used: Counter[int] = Counter()
 
-    def best(self, part: str) -> AgentSpec:
+    def best(self, part: str) -> tuple[str, tuple[str, ...]]:
+        """The agent for `part`, and the skills it should use."""
+        if not self._picks:  # nothing to choose from: the general-purpose agent, on its own
+            return GENERAL_PURPOSE, ()
         words = _words(part)
 
         def score(i: int) -> tuple[int, int, int]:
             fit = 3 * len(words & self._name_words[i]) + len(words & self._desc_words[i])
-            # ties go to the least-used agent, then to the order of the item
-            return fit, -self._used[self._agents[i].name], -i
+            # ties go to the least-used part, then to the order of the item
+            return fit, -self._used[i], -i
 
-        agent = self._agents[max(range(len(self._agents)), key=score)]
-        self._used[agent.name] += 1
-        return agent
+        best = max(range(len(self._picks)), key=score)
+        self._used[best] += 1
+        return self._picks[best]
 
 
 def _first_paragraph(text: str) -> str:

@@ -13,32 +13,34 @@ from typing import Any, cast
 import anyio
 
 from ..models import Item, Plan, Subtask
+from .builtin import GENERAL_PURPOSE, MERGE_AGENT
 from .dag import check_plan, pattern_of
 from .heuristic import MAX_SUBTASKS
-from .merge import MERGE_AGENT
 from .plans import plan_task
 
 PLANNER_PROMPT = (
     "You split a task into subtasks for a team of agents. Give each subtask to the agent whose "
     "description fits it best, with a self-contained prompt. Subtasks run in parallel unless "
     "`after` names the subtasks they need; a final subtask that combines several results has "
-    "`merge: true` and runs after them. Use as few subtasks as the task needs."
+    "`merge: true` and runs after them. A subtask that one of the plugin's skills or commands "
+    "fits goes to the general-purpose agent with those `skills`. Use as few subtasks as the "
+    "task needs."
 )
 
 
 def plan_schema(item: Item) -> dict[str, Any]:
-    agents = [a.name for a in item.agents] + [MERGE_AGENT]
-    subtask = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
-            "agent": {"type": "string", "enum": agents},
-            "prompt": {"type": "string"},
-            "after": {"type": "array", "items": {"type": "string"}},
-            "merge": {"type": "boolean"},
-        },
-        "required": ["id", "agent", "prompt"],
+    agents = [a.name for a in item.agents] + [GENERAL_PURPOSE, MERGE_AGENT]
+    skills = [s.name for s in item.skills if s.model_invocable]
+    properties: dict[str, Any] = {
+        "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
+        "agent": {"type": "string", "enum": agents},
+        "prompt": {"type": "string"},
+        "after": {"type": "array", "items": {"type": "string"}},
+        "merge": {"type": "boolean"},
     }
+    if skills:  # an empty enum is not a schema
+        properties["skills"] = {"type": "array", "items": {"type": "string", "enum": skills}}
+    subtask = {"type": "object", "properties": properties, "required": ["id", "agent", "prompt"]}
     return {
         "type": "object",
         "properties": {
@@ -52,7 +54,13 @@ def planner_input(item: Item, task: str) -> str:
     agents = "\n".join(
         f"- {a.name}: {a.description.split('<example>')[0].strip()}" for a in item.agents
     )
-    return f"Task: {task}\n\nAgents of {item.ref}:\n{agents}"
+    skills = "\n".join(
+        f"- {s.name} ({s.kind}): {s.description}" for s in item.skills if s.model_invocable
+    )
+    parts = f"Agents of {item.ref}:\n{agents or '(none: use general-purpose)'}"
+    if skills:
+        parts += f"\n\nSkills and commands of {item.ref}:\n{skills}"
+    return f"Task: {task}\n\n{parts}"
 
 
 def plan_of_output(item: Item, data: object) -> Plan | None:
@@ -61,7 +69,7 @@ def plan_of_output(item: Item, data: object) -> Plan | None:
         raw = data["subtasks"]  # type: ignore[index]
         subtasks = tuple(Subtask.model_validate(s) for s in raw)
         plan = Plan(pattern=pattern_of(subtasks), subtasks=subtasks, source="model")
-        check_plan(item, plan, extra_agents=[MERGE_AGENT])
+        check_plan(item, plan)
     except Exception:  # whatever the model produced, it is not a plan we can run
         return None
     return plan
@@ -76,7 +84,7 @@ async def model_plan(
     timeout: float = 60.0,
 ) -> Plan | None:
     """A plan made by a model, or None (see the module docstring)."""
-    if item.cowork.workflow or not item.agents or not task.strip():
+    if item.cowork.workflow or not item.runnable or not task.strip():
         return None  # a declared workflow wins; nothing to plan otherwise
     try:
         from claude_agent_sdk import ClaudeAgentOptions, ResultMessage, query

@@ -12,9 +12,9 @@ from .heuristic import plan_text
 def check_plannable(item: Item, task: str) -> None:
     """InputError unless `item` can run and `task` says something."""
     if not item.available:
-        raise InputError(f"{item.ref}: not available ({'; '.join(item.errors) or item.source})")
-    if not item.agents:
-        raise InputError(f"{item.ref}: the item has no agents to run")
+        raise InputError(f"{item.ref}: not available ({item.not_runnable})")
+    if not item.runnable:
+        raise InputError(f"{item.ref}: {item.not_runnable}")
     if not task.strip():
         raise InputError("task: must not be empty")
 
@@ -36,6 +36,7 @@ def _from_workflow(item: Item, task: str) -> Plan:
             prompt=step.prompt.replace("{task}", task) if step.prompt else task,
             after=step.after,
             merge=len(step.after) > 1,
+            skills=step.skills,
         )
         for step in item.cowork.workflow or ()
     )

@@ -103,7 +103,8 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
 
     def request(self) -> LaunchRequest:
         """The request as entered, through the one launch path (InputError when something is
-        wrong, the item cannot run, or it is not trusted)."""
+        wrong, the item cannot run, or it is not trusted): never what the preview rejects."""
+        self.launcher.preview(self.item, self._task_text(), self._backend())
         request, notice = self.launcher.request(
             self.item,
             self._task_text(),

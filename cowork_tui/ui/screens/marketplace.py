@@ -17,8 +17,9 @@ from ...core.archive.stats import MIN_STATS_SESSIONS, ItemStats
 from ...core.archive.store import Archive
 from ...core.errors import InputError
 from ...core.marketplace.catalog import Catalog
-from ...core.marketplace.trust import describe_commands
+from ...core.marketplace.trust import describe_trust
 from ...core.models import Item
+from ...core.text import one_line
 from ..messages import LauncherRequested
 from .confirm import ConfirmScreen
 
@@ -28,13 +29,25 @@ def item_details(item: Item, stats: ItemStats | None) -> Text:
     text.append(f"{item.name}", "bold")
     text.append(f"  {item.marketplace}" + (f" · v{item.version}" if item.version else ""), "dim")
     text.append(f"\n{item.description}\n\n")
-    if not item.available:
-        text.append(f"Not available: {item.source}\n\n", "yellow")
-    text.append("Agents\n", "bold underline")
+    if not item.runnable:
+        text.append(f"Cannot run: {item.not_runnable}\n\n", "yellow")
+    if item.agents:
+        text.append("Agents\n", "bold underline")
     for agent in item.agents:
         kind = "command" if agent.kind == "command" else f"model {agent.model or 'inherit'}"
         text.append(f" • {agent.name}", "cyan")
         text.append(f"  ({kind})\n", "dim")
+    for kind, title in (("skill", "Skills"), ("command", "Commands")):
+        parts = [s for s in item.skills if s.kind == kind]
+        if parts:
+            text.append(f"{chr(10) if item.agents or kind == 'command' else ''}{title}\n",
+                        "bold underline")  # fmt: skip
+        for part in parts:
+            text.append(f" • {part.name}", "cyan")
+            text.append(f"  {one_line(part.description, 48)}\n", "dim")
+    if item.mcp_servers or item.hooks:
+        text.append("\nCan act on this machine\n", "bold underline")
+        text.append(f"{describe_trust(item)}\n", "dim")
     defaults = item.cowork
     text.append("\nCowork defaults\n", "bold underline")
     text.append(f" max parallel agents: {defaults.max_parallel_agents}\n")
@@ -103,7 +116,7 @@ class MarketplaceScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
         table = self.query_one("#items", DataTable)
-        table.add_columns("item", "marketplace", "status", "agents")
+        table.add_columns("item", "marketplace", "status", "agents", "skills")
         self._fill("")
         self._read_stats()
 
@@ -135,7 +148,8 @@ class MarketplaceScreen(Screen[None]):
             haystack = f"{item.name} {item.marketplace} {item.description}".lower()
             if all(word in haystack for word in words):
                 names = Text(item.name), Text(item.marketplace)  # plain text, never markup
-                table.add_row(*names, status_of(item), str(len(item.agents)), key=ref)
+                counts = str(len(item.agents)), str(len(item.skills))
+                table.add_row(*names, status_of(item), *counts, key=ref)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
         self._show(self._highlighted())
@@ -159,7 +173,7 @@ class MarketplaceScreen(Screen[None]):
         """Whether `l` launch and `i` install/uninstall apply to this item."""
         if item is None or not item.available:
             return False, False
-        return True, not self.catalog.is_bundled(item)
+        return item.runnable, not self.catalog.is_bundled(item)
 
     def watch_item(self, old: Item | None, new: Item | None) -> None:
         if self._applies(old) != self._applies(new):  # the footer's keys change: show them
@@ -211,21 +225,21 @@ class MarketplaceScreen(Screen[None]):
             return
         catalog = self.catalog
         if item.installed and not item.trusted and catalog.needs_confirmation(item):
-            self._confirm_install(item, "Its commands changed since you installed it.")
+            self._confirm_install(item, "What it can do changed since you installed it.")
         elif item.installed:
             self.app.push_screen(
                 ConfirmScreen(f"Uninstall {item.ref}?"),
                 lambda yes: self._run(catalog.uninstall, item.ref, "uninstalled") if yes else None,
             )
         elif catalog.needs_confirmation(item):
-            self._confirm_install(item, "It runs these local programs (through `sh -c`):")
+            self._confirm_install(item, "It can act on this machine:")
         else:
             self._run(lambda ref: catalog.install(ref, yes=True), item.ref, "installed")
 
     def _confirm_install(self, item: Item, why: str) -> None:
         catalog = self.catalog
         self.app.push_screen(
-            ConfirmScreen(f"Install {item.ref}?", f"{why}\n\n{describe_commands(item)}"),
+            ConfirmScreen(f"Install {item.ref}?", f"{why}\n\n{describe_trust(item)}"),
             lambda yes: (
                 self._run(lambda r: catalog.install(r, yes=True), item.ref, "installed")
                 if yes

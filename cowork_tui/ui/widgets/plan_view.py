@@ -25,6 +25,8 @@ def draw_plan(plan: Plan) -> Text:
                 text.append(" ● ", "cyan")
             text.append(sub.id, "bold")
             text.append(f" → {sub.agent}", "cyan")
+            if sub.skills:
+                text.append(f" [{', '.join(sub.skills)}]", "magenta")
             text.append("  (merge)" if sub.merge else "", "dim")
             text.append(f"\n     {one_line(sub.prompt, 70)}\n", "dim")
     return text

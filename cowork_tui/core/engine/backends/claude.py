@@ -1,10 +1,10 @@
 """The `claude` backend: each model agent is a real Claude Code agent (claude-agent-sdk).
 
-One CLI process per agent, driven through `ClaudeSDKClient`: the plugin agent's Markdown body
-is the system prompt, only its declared tools exist (anything else is refused: permission mode
-`dontAsk`), in the session's working directory. Pause interrupts the turn and keeps the
-conversation; resume sends "continue" in the same session. Cancel interrupts and closes the
-CLI, and checks that its process is gone.
+One CLI process per agent, driven through `ClaudeSDKClient`, started as `claude_options` says
+(the agent's prompt and tools, its plugin loaded, its skills). Pause interrupts the turn and
+keeps the conversation; resume sends "continue" in the same session, and the answer is the
+whole of it. An API that goes silent fails the agent after `stall_seconds`. Cancel interrupts
+and closes the CLI, and checks that its process is gone.
 """
 
 from __future__ import annotations
@@ -19,22 +19,23 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ...models import AgentSpec
 from ...pricing import PriceTable
 from ...procs import is_same_process, process_start_time
 from .base import AgentContext, AgentOutcome, AgentReporter, AgentRun, Backend, BackendUnavailable
-from .claude_errors import describe_exception, describe_result_error
+from .claude_errors import describe_exception, describe_result_error, describe_stall
+from .claude_options import ClaudeSetup, agent_input, agent_options, extras_left_out
 from .claude_usage import UsageMeter
 from .output import BoundedText
 from .select import INSTALL_HINT
 
 if TYPE_CHECKING:
-    from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, Message, ResultMessage
+    from claude_agent_sdk import ClaudeSDKClient, Message, ResultMessage
 
 CONTINUE_PROMPT = "continue"
 CANCELLED = "cancelled"
 _CONTROL_TIMEOUT = 10.0  # seconds an interrupt may take before we stop waiting for it
 _STDERR_LINES = 20
+_STEP_CHARS = 60  # of what the model is writing, shown as the agent's step
 
 
 def import_sdk() -> None:
@@ -47,44 +48,6 @@ def import_sdk() -> None:
         ) from None
 
 
-def model_option(model: str | None, default: str | None = None) -> str | None:
-    """The `--model` to pass: None/"inherit" → the default (the CLI's own when None).
-
-    Aliases (sonnet, opus, haiku) are resolved by the CLI to the current model id, which
-    the run records from the CLI's init message.
-    """
-    if model is None or model.strip().lower() in {"", "inherit", "default"}:
-        return default
-    return model.strip()
-
-
-def tool_names(tools: tuple[str, ...]) -> list[str]:
-    """Built-in tools to make available: "Bash(git *)" → "Bash" (the rule goes to allowed)."""
-    return list(dict.fromkeys(t.split("(", 1)[0].strip() for t in tools if t.strip()))
-
-
-def system_prompt(spec: AgentSpec) -> str:
-    if spec.system_prompt.strip():
-        return spec.system_prompt
-    return f"You are {spec.name}. {spec.description}".strip()
-
-
-def agent_input(ctx: AgentContext) -> str:
-    """The agent's prompt: its subtask, the session task, then every upstream result."""
-    parts = [ctx.subtask.prompt.strip() or ctx.task]
-    if ctx.task.strip() and ctx.task.strip() not in parts[0]:
-        parts.append(f"(The session's overall task: {ctx.task.strip()})")
-    if ctx.upstream:
-        parts.append("# Results of the subtasks this one builds on")
-        for up in ctx.upstream:
-            where = f"\n\n(full output: {up.output_path})" if up.output_path else ""
-            parts.append(f"## {up.subtask} (agent {up.agent})\n\n{up.text.strip()}{where}")
-    return "\n\n".join(parts)
-
-
-RETRIES_VARIABLE, DEFAULT_RETRIES = "CLAUDE_CODE_MAX_RETRIES", "2"  # unless the user set it
-
-
 class ClaudeBackend(Backend):
     name = "claude"
 
@@ -95,40 +58,24 @@ class ClaudeBackend(Backend):
         cli_path: str | Path | None = None,
         default_model: str | None = None,
         prices: PriceTable | None = None,
+        stall_seconds: float = 60.0,
+        config_dir: Path | None = None,
     ) -> None:
         """`env` is added to the CLI's environment (e.g. ANTHROPIC_BASE_URL); `cli_path`
-        overrides the CLI bundled with the SDK; `prices` cross-checks the CLI's cost."""
-        self.env = dict(env or {})
-        self.cli_path = cli_path
-        self.default_model = default_model
+        overrides the CLI bundled with the SDK; `prices` cross-checks the CLI's cost;
+        `config_dir`, when set, holds Claude Code's own files (an isolated home)."""
+        self.setup = ClaudeSetup(
+            env=dict(env or {}),
+            cli_path=cli_path,
+            default_model=default_model,
+            stall_seconds=stall_seconds,
+            config_dir=config_dir,
+        )
         self.prices = prices or PriceTable()
 
     async def start(self, ctx: AgentContext, reporter: AgentReporter) -> AgentRun:
         import_sdk()
         return ClaudeRun(ctx, reporter, self)
-
-    def options(self, ctx: AgentContext, stderr: deque[str]) -> ClaudeAgentOptions:
-        from claude_agent_sdk import ClaudeAgentOptions
-
-        spec = ctx.spec
-        # a failing API fails the agent in seconds, not after the CLI's ten retries (minutes)
-        retries = {} if RETRIES_VARIABLE in os.environ else {RETRIES_VARIABLE: DEFAULT_RETRIES}
-        return ClaudeAgentOptions(
-            system_prompt=system_prompt(spec),
-            tools=tool_names(spec.tools),
-            allowed_tools=list(spec.tools),
-            permission_mode="dontAsk",  # unattended: what is not allowed above is refused
-            model=model_option(spec.model, self.default_model),
-            max_turns=spec.max_turns,
-            cwd=str(ctx.cwd),
-            # the session's id marks the CLI and its tools' processes: none outlives the session
-            env=retries | self.env | {"COWORK_SESSION_ID": ctx.session_id},
-            cli_path=self.cli_path,
-            include_partial_messages=True,
-            setting_sources=["user"],  # never the project's settings: they can run hooks
-            strict_mcp_config=True,
-            stderr=stderr.append,
-        )
 
 
 class ClaudeRun(AgentRun):
@@ -137,18 +84,25 @@ class ClaudeRun(AgentRun):
     def __init__(self, ctx: AgentContext, reporter: AgentReporter, backend: ClaudeBackend) -> None:
         self._ctx, self._reporter, self._backend = ctx, reporter, backend
         self._meter = UsageMeter()
-        self._text = BoundedText()
+        self._text = BoundedText()  # what the agent said, in full messages
+        self._earlier: list[str] = []  # the answers of turns a pause interrupted
+        self._turn_text: list[str] = []  # this turn's messages
+        self._writing = ""  # the message being streamed, for the step line
         self._stderr: deque[str] = deque(maxlen=_STDERR_LINES)
         self._client: ClaudeSDKClient | None = None
         self._pid: tuple[int, float] | None = None  # the CLI process and its start time
         self._session_id: str | None = None
         self._model: str | None = None
         self._assistant_error: str | None = None
+        self._synthetic = False  # the last message was Claude Code's own, not the model's
         self._in_turn = False  # a prompt has been sent and its result not yet received
         self._paused = False
         self._paused_in_turn = False  # a pause interrupted the turn: continue it afterwards
         self._resumed = anyio.Event()
         self._stopped = False
+        self._stalled = False
+        self._heard = 0.0  # when the API was last heard from (anyio's clock)
+        self._tool_running = False  # a tool call is out: silence is the tool's, not the API's
         self._waiting = False
         self._finished = anyio.Event()  # wait() has returned and closed everything
 
@@ -186,6 +140,8 @@ class ClaudeRun(AgentRun):
         except Exception as exc:
             if self._stopped:
                 return self._outcome(ok=False, error=CANCELLED)
+            if self._stalled:
+                return self._outcome(ok=False, error=describe_stall(self._stall_seconds))
             return self._outcome(ok=False, error=describe_exception(exc, self._stderr_tail()))
         finally:
             with anyio.CancelScope(shield=True):
@@ -194,6 +150,8 @@ class ClaudeRun(AgentRun):
 
     async def _run(self) -> AgentOutcome:
         prompt = agent_input(self._ctx)
+        if note := extras_left_out(self._ctx):
+            self._reporter.output(note + "\n")
         while True:
             while self._paused and not self._stopped:
                 await self._resumed.wait()
@@ -202,9 +160,13 @@ class ClaudeRun(AgentRun):
             result = await self._turn(prompt)
             if self._stopped:
                 return self._outcome(ok=False, error=CANCELLED)
+            if self._stalled:
+                return self._outcome(ok=False, error=describe_stall(self._stall_seconds))
             paused_in_turn, self._paused_in_turn = self._paused_in_turn, False
             if result is None or _was_interrupted(result):
                 if paused_in_turn or self._paused:  # pick the conversation up again on resume
+                    if paused_in_turn and self._turn_text:
+                        self._earlier.append("\n\n".join(self._turn_text))
                     prompt = CONTINUE_PROMPT if paused_in_turn else prompt
                     continue
                 if result is None:
@@ -213,20 +175,40 @@ class ClaudeRun(AgentRun):
             return self._finish(result)
 
     async def _turn(self, prompt: str) -> ResultMessage | None:
-        """Send one prompt and read until its result (None if it was not sent)."""
+        """Send one prompt and read until its result (None if it was not sent); a watchdog
+        ends the turn when the API stays silent for `stall_seconds`."""
         client = await self._connect()
         if self._paused or self._stopped:
             return None
-        self._in_turn = True
+        self._in_turn, self._turn_text = True, []
         try:
             self._reporter.progress(None, "starting" if prompt != CONTINUE_PROMPT else "resuming")
-            await client.query(prompt, session_id=self._session_id or "default")
-            result = None
-            async for message in client.receive_response():
-                result = self._handle(message) or result
+            self._heard = anyio.current_time()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._watch_for_stall)
+                await client.query(prompt, session_id=self._session_id or "default")
+                result = None
+                async for message in client.receive_response():
+                    result = self._handle(message) or result
+                tg.cancel_scope.cancel()
             return result
         finally:
             self._in_turn = False
+
+    @property
+    def _stall_seconds(self) -> float:
+        return self._backend.setup.stall_seconds
+
+    async def _watch_for_stall(self) -> None:
+        while (left := self._heard + self._stall_seconds - anyio.current_time()) > 0 or (
+            self._tool_running
+        ):
+            if self._tool_running:
+                self._heard = anyio.current_time()
+            await anyio.sleep(max(left, 0.5))
+        self._stalled = True
+        await self._interrupt()
+        await self._close()  # receive_response ends: the turn is over
 
     async def _connect(self) -> ClaudeSDKClient:
         """The CLI process of this agent, started on first use and kept while it is paused
@@ -235,7 +217,7 @@ class ClaudeRun(AgentRun):
             return self._client
         from claude_agent_sdk import ClaudeSDKClient
 
-        client = ClaudeSDKClient(self._backend.options(self._ctx, self._stderr))
+        client = ClaudeSDKClient(agent_options(self._ctx, self._backend.setup, self._stderr.append))
         await client.connect()
         self._client, self._pid = client, _cli_process(client)
         return client
@@ -243,25 +225,35 @@ class ClaudeRun(AgentRun):
     def _handle(self, message: Message) -> ResultMessage | None:
         from claude_agent_sdk import (
             AssistantMessage,
-            RateLimitEvent,
             ResultMessage,
             StreamEvent,
             SystemMessage,
+            TextBlock,
+            ToolUseBlock,
         )
 
+        if not isinstance(message, SystemMessage):  # the API's traffic (not the CLI's own news)
+            self._heard = max(self._heard, anyio.current_time())
+        self._tool_running = isinstance(message, AssistantMessage) and any(
+            isinstance(block, ToolUseBlock) for block in message.content
+        )
         if isinstance(message, StreamEvent):
             if message.parent_tool_use_id is None:
                 self._on_stream_event(message.event)
-        elif isinstance(message, SystemMessage) and message.subtype == "init":
-            self._session_id = message.data.get("session_id") or self._session_id
-            self._model = message.data.get("model") or self._model
-            self._reporter.usage(self._meter.live_tokens(), self._model)
+        elif isinstance(message, SystemMessage):
+            self._on_system(message.subtype, message.data)
         elif isinstance(message, AssistantMessage):
             self._session_id = message.session_id or self._session_id
+            self._synthetic = message.model == "<synthetic>"
             if message.error:
                 self._assistant_error = message.error
-        elif isinstance(message, RateLimitEvent) and message.rate_limit_info.status == "rejected":
-            self._reporter.progress(None, "rate limited: waiting")
+            texts = [b.text for b in message.content if isinstance(b, TextBlock) and b.text]
+            if texts and message.parent_tool_use_id is None and not message.error:
+                # whole messages only: a stream cut and retried is not written twice
+                said = "".join(texts).strip()
+                self._turn_text.append(said)
+                self._text.add(said + "\n")
+                self._reporter.output(said + "\n")
         elif isinstance(message, ResultMessage):
             self._session_id = message.session_id or self._session_id
             self._meter.on_result(message.model_usage, message.total_cost_usd)
@@ -269,6 +261,20 @@ class ClaudeRun(AgentRun):
             self._reporter.usage(self._meter.tokens(), self._model_name(), cost)
             return message
         return None
+
+    def _on_system(self, subtype: str, data: dict[str, Any]) -> None:
+        if subtype == "init":
+            self._session_id = data.get("session_id") or self._session_id
+            self._model = data.get("model") or self._model
+            self._reporter.usage(self._meter.live_tokens(), self._model)
+        elif subtype == "api_retry":  # the CLI waits, then asks again
+            delay = float(data.get("retry_delay_ms") or 0) / 1000
+            if data.get("error_status") == 429 or data.get("error") == "rate_limit":
+                step = f"rate limited, retrying in {delay:.0f}s"
+                self._heard = anyio.current_time() + delay  # a wait it was told to make
+            else:
+                step = f"API error, retrying in {delay:.0f}s"
+            self._reporter.progress(None, step)
 
     def _on_stream_event(self, event: dict[str, Any]) -> None:
         if self._meter.on_stream_event(event):
@@ -280,15 +286,14 @@ class ClaudeRun(AgentRun):
             if block.get("type") in {"tool_use", "server_tool_use"}:
                 step = f"using {block.get('name', 'a tool')}"
             if step:
+                self._writing = ""
                 self._reporter.progress(None, step)
         elif kind == "content_block_delta":
             text = (event.get("delta") or {}).get("text")
             if text:
-                self._text.add(text)
-                self._reporter.output(text)
-        elif kind == "message_stop" and self._text.size:
-            self._text.add("\n")
-            self._reporter.output("\n")
+                self._writing = (self._writing + text)[-4 * _STEP_CHARS :]
+                last = " ".join(self._writing.split())[-_STEP_CHARS:]
+                self._reporter.progress(None, f"writing: …{last}")
         elif kind == "message_start":
             self._reporter.progress(None, "waiting for the model")
 
@@ -296,7 +301,10 @@ class ClaudeRun(AgentRun):
         if result.is_error:
             error = describe_result_error(result, self._assistant_error, self._ctx.spec.max_turns)
             return self._outcome(ok=False, error=error)
-        return self._outcome(ok=True, output=(result.result or self._text.text()).strip())
+        final = (result.result or "\n\n".join(self._turn_text)).strip()
+        if self._synthetic and not result.num_turns:  # e.g. a /command's !`shell` failed
+            return self._outcome(ok=False, error=f"Claude Code did not call the model: {final}")
+        return self._outcome(ok=True, output="\n\n".join([*self._earlier, final]).strip())
 
     def _outcome(self, *, ok: bool, output: str = "", error: str | None = None) -> AgentOutcome:
         _, source, note = self._meter.settle(self._backend.prices)

@@ -30,7 +30,18 @@ def describe_result_error(
         return f"Claude API billing error: {text}"
     if status is not None:
         return f"Claude API error (HTTP {status}): {text or 'no message'}"
+    if result.terminal_reason == "api_error" or assistant_error == "server_error":
+        return f"the Claude API could not be reached or did not answer: {text or 'no message'}"
+    if result.subtype == "success":  # is_error with subtype "success": the text says why
+        return f"Claude Code failed: {text or 'no message'}"
     return f"Claude Code failed ({result.subtype}): {text or 'no message'}"
+
+
+def describe_stall(seconds: float) -> str:
+    return (
+        f"stalled: the Claude API sent nothing for {seconds:g} s "
+        "(stall_seconds in config.toml sets how long to wait)"
+    )
 
 
 def describe_exception(exc: BaseException, stderr_tail: str = "") -> str:

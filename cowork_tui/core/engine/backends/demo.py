@@ -106,18 +106,24 @@ class DemoRun(AgentRun):
 
     def _steps(self) -> list[str]:
         ctx, rng = self._ctx, self._rng
-        words = _WORD.findall(f"{ctx.subtask.prompt} {ctx.spec.description}")
+        skills = [ctx.item.skill(name) for name in ctx.subtask.skills]
+        about = " ".join(s.description for s in skills if s) or ctx.spec.description
+        words = _WORD.findall(f"{ctx.subtask.prompt} {about}")
         topics = list(dict.fromkeys(w.lower() for w in words)) or [ctx.spec.name]
         middle = [
             f"{rng.choice(_VERBS)} {topic}"
             for topic in rng.sample(topics, min(len(topics), rng.randint(1, 4)))
         ]
         inputs = "upstream results" if ctx.upstream else "the task"
-        return [f"Reading {inputs}", *middle, "Writing the result"]
+        used = [f"Using the skill {ctx.item.name}:{name}" for name in ctx.subtask.skills]
+        return [f"Reading {inputs}", *used, *middle, "Writing the result"]
 
     def _result(self, steps: list[str]) -> str:
         ctx, rng = self._ctx, self._rng
         lines = [f"{SIMULATED} {ctx.spec.name} on: {ctx.subtask.prompt}", ""]
+        if ctx.subtask.skills:
+            used = ", ".join(f"{ctx.item.name}:{name}" for name in ctx.subtask.skills)
+            lines += [f"- following {used} (its instructions were not really read)", ""]
         lines += [f"- {step.split(' ', 1)[-1]}: {rng.choice(_FINDINGS)}" for step in steps[1:-1]]
         if ctx.upstream:
             lines.append(
