@@ -1,153 +1,141 @@
-"""CPU time of the monitor: N agents reporting progress every second, watched for D seconds.
+"""CPU of the monitor watching a live session, in a real terminal: cowork-tui's grid and table
+against a naive dashboard, at 10 and 100 agents.
 
-cowork-tui's monitor (refresh every 3 s, changed panels updated in place) against a naive
-dashboard that recomposes N bordered Static panels every 3 s. Both read the same simulated
-feed (every agent's record replaced each second), each in its own process, headless.
+cowork-tui runs `cowork-tui launch` of an item of N command agents that each print a `::progress`
+line and an output line every second (at most 10 run at once: the cap's ceiling), in a 120x40
+pseudo-terminal, with its real engine and archive; the table is shown with `v`. The naive
+dashboard (no engine) fully re-renders N bordered panels of the same records every 3 s, their
+figures changing each second. CPU is the process's own (utime + stime of /proc, the agents'
+shells not counted), over the same window after the same warm-up.
 Run: python benchmarks/monitor.py [--seconds D]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
+import fcntl
 import os
+import select
+import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
 
-from textual.app import App, ComposeResult
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.marketplaces import write_marketplace  # noqa: E402
+
+ROWS, COLUMNS = 40, 120
+WARM_UP = 4.0  # seconds: started, laid out, agents running
+TICKS = os.sysconf("SC_CLK_TCK")
+AGENT = 'i=0; while :; do i=$((i+1)); echo "::progress 0.$((i % 10)) step $i"; echo "line $i"; sleep 1; done'  # noqa: E501
+
+NAIVE = """
+import sys
+from textual.app import App
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from cowork_tui.core.models import AgentRecord, AgentState, SessionRecord, SessionState, Tokens
-
-REFRESH = 3.0
-
-
-class Feed:
-    """An engine stand-in: one session of `n` agents, every record replaced each second."""
-
-    def __init__(self, n: int) -> None:
-        now = datetime.now(UTC)
-        self.version = 1
-        self.record = SessionRecord(
-            id="bench", item="bench", marketplace="bench", task="benchmark",
-            state=SessionState.RUNNING, started_at=now,
-            agents=tuple(
-                AgentRecord(subtask=f"a{i}", agent="worker", state=AgentState.RUNNING,
-                            started_at=now, prompt=f"part {i}")
-                for i in range(n)
-            ),
-        )  # fmt: skip
-
-    async def run(self) -> None:
-        tick = 0
-        while True:
-            await asyncio.sleep(1)
-            tick += 1
-            agents = tuple(
-                a.model_copy(update={
-                    "progress": (tick % 100) / 100, "step": f"step {tick}",
-                    "tokens": Tokens(input=tick * 100, output=tick * 10),
-                    "output_tail": (*a.output_tail[-3:], f"line {tick}"),
-                })
-                for a in self.record.agents
-            )  # fmt: skip
-            self.version += 1
-            self.record = self.record.model_copy(update={"agents": agents})
-
-    def snapshots(self) -> tuple[SessionRecord, ...]:
-        return (self.record,)
-
-    def snapshot(self, session_id: str) -> SessionRecord:
-        return self.record
-
-    async def shutdown(self, reason: str = "") -> None:
-        return None
-
+N = int(sys.argv[1])
 
 class Naive(App[None]):
-    """Re-renders everything every 3 s: N bordered Static panels, recomposed."""
-
     CSS = "Static { border: round white; height: auto; }"
+    tick = 0
 
-    def __init__(self, feed: Feed) -> None:
-        super().__init__()
-        self.feed = feed
-
-    def compose(self) -> ComposeResult:
+    def compose(self):
         yield Header()
         with VerticalScroll():
-            for a in self.feed.record.agents:
-                yield Static(
-                    f"{a.subtask} {a.state} {a.step}\n{(a.progress or 0):.0%} "
-                    f"{a.tokens.total} tokens\n" + "\n".join(a.output_tail)
-                )
+            for n in range(N):
+                t = self.tick
+                yield Static(f"a{n} RUNNING step {t}\\n{t % 10}0% {t * 110} tokens\\n"
+                             f"line {t - 2}\\nline {t - 1}\\nline {t}")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.set_interval(REFRESH, self.recompose)
+    def on_mount(self):
+        self.set_interval(1, self.advance)
+        self.set_interval(3, self.recompose)
+
+    def advance(self):
+        self.tick += 1
+
+Naive().run()
+"""
 
 
-async def measure(kind: str, n: int, seconds: float) -> float:
-    feed = Feed(n)
-    if kind == "naive":
-        app: App[Any] = Naive(feed)
-    else:
-        from cowork_tui.core.workspace import Workspace
-        from cowork_tui.ui.app import CoworkApp
-
-        @asynccontextmanager
-        async def factory() -> AsyncIterator[Any]:
-            yield feed
-
-        app = CoworkApp(Workspace.open(), engine_factory=factory)
-    async with app.run_test(size=(120, 40)) as pilot:
-        if kind == "cowork":
-            await pilot.press("2")
-        feeding = asyncio.create_task(feed.run())
-        await pilot.pause()
-        began = time.process_time()
-        await asyncio.sleep(seconds)
-        used = time.process_time() - began
-        feeding.cancel()
-    return used
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def in_subprocess(kind: str, n: int, seconds: float, home: str) -> float:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(n), str(seconds)],
-        check=True, capture_output=True, text=True,
-        env=os.environ | {"COWORK_TUI_HOME": home},
-    )  # fmt: skip
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["cpu"])
+def watch(command: list[str], env: dict[str, str], keys: bytes, seconds: float) -> float:
+    """CPU seconds the process uses over `seconds`, after the warm-up and `keys`."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+    env = os.environ | env | {"TERM": "xterm-256color"}
+    process = subprocess.Popen(
+        command, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+
+    def drain(until: float) -> None:  # the app never blocks writing to its terminal
+        while time.monotonic() < until:
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    return
+
+    try:
+        drain(time.monotonic() + WARM_UP)
+        if keys:
+            os.write(master, keys)
+            drain(time.monotonic() + 1)
+        if process.poll() is not None:
+            sys.exit(f"{command!r:.80} ended early (exit {process.returncode})")
+        began = cpu_seconds(process.pid)
+        drain(time.monotonic() + seconds)
+        return cpu_seconds(process.pid) - began
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        os.close(master)
+
+
+def cowork(n: int, keys: bytes, seconds: float) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        agents = {f"a{i}": {"command": AGENT} for i in range(n)}
+        steps = [{"id": f"a{i}", "agent": f"a{i}"} for i in range(n)]
+        items = {"live": {"agents": agents, "cowork": {"maxParallelAgents": 10, "workflow": steps}}}
+        market = write_marketplace(home / "market", items, name="bench")
+        env = {"COWORK_TUI_HOME": str(home / "cowork"), "HOME": str(home)}
+        cli = [sys.executable, "-m", "cowork_tui"]
+        for args in (["marketplace", "add", str(market)], ["install", "--yes", "live@bench"]):
+            subprocess.run([*cli, *args], env=os.environ | env, check=True, capture_output=True)
+        return watch([*cli, "launch", "live@bench", "watch them"], env, keys, seconds)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=12.0)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    if args.child:
-        kind, n, seconds = args.child
-        print(json.dumps({"cpu": asyncio.run(measure(kind, int(n), float(seconds)))}))
-        return
     results = []
-    with tempfile.TemporaryDirectory() as home:
-        for n in (10, 100):
-            ours = in_subprocess("cowork", n, args.seconds, home)
-            naive = in_subprocess("naive", n, args.seconds, home)
-            print(f"{n:>3} agents, {args.seconds:.0f} s: cowork-tui {ours:.2f} s CPU, "
-                  f"naive {naive:.2f} s CPU, ratio {ours / naive:.2f}")  # fmt: skip
-            results.append(
-                f"cpu{n}_s={ours:.2f} naive{n}_s={naive:.2f} ratio{n}={ours / naive:.2f}"
-            )
+    for n in (10, 100):
+        naive = watch([sys.executable, "-c", NAIVE, str(n)], {}, b"", args.seconds)
+        grid = cowork(n, b"", args.seconds)
+        table = cowork(n, b"v", args.seconds)
+        print(f"{n:>3} agents, {args.seconds:.0f} s: naive {naive:.2f} s CPU; cowork-tui grid "
+              f"{grid:.2f} s (ratio {grid / naive:.2f}), table {table:.2f} s "
+              f"(ratio {table / naive:.2f})")  # fmt: skip
+        results.append(
+            f"naive{n}_s={naive:.2f} grid{n}_s={grid:.2f} grid{n}_ratio={grid / naive:.2f} "
+            f"table{n}_s={table:.2f} table{n}_ratio={table / naive:.2f}"
+        )
     print(" ".join(results))
 
 

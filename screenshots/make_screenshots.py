@@ -1,4 +1,4 @@
-"""Regenerate an SVG of every screen into screenshots/ (fixed records, frozen clock, 120x36).
+"""Regenerate an SVG of every screen into screenshots/ (fixed records, frozen clock, 120x40).
 
 Run from the project root: `python screenshots/make_screenshots.py`.
 """
@@ -19,14 +19,14 @@ sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
-from textual.widgets import TextArea  # noqa: E402
+from textual.widgets import Input, TextArea  # noqa: E402
 
 from cowork_tui.ui.app import CoworkApp  # noqa: E402
 from cowork_tui.ui.screens.output import OutputScreen  # noqa: E402
-from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine  # noqa: E402
+from tests.ui_fixtures import FINISHED, RUNNING, TEN, frozen_engine  # noqa: E402
 from tests.ui_support import archive_read, make_app, open_workspace  # noqa: E402
 
-SIZE = (120, 36)
+SIZE = (120, 40)
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
 
@@ -35,6 +35,7 @@ async def launcher(pilot: Pilot[Any]) -> None:
     task = pilot.app.screen.query_one(TextArea)
     task.cursor_blink = False
     task.text = "Review the diff of parser.py"
+    pilot.app.screen.query_one("#cwd", Input).value = "/home/me/project"  # not the test's
     await pilot.pause(0.5)
 
 
@@ -55,6 +56,8 @@ SHOTS: dict[str, Steps] = {
     "marketplace": keys(),
     "launcher": launcher,
     "monitor": keys("2"),
+    "monitor-ten": keys("2", "down"),  # the session of ten agents, in a grid
+    "monitor-table": keys("2", "down", "v", "j", "j"),
     "agent-output": output,
     "history": keys("3"),
     "history-details": keys("3", "enter"),
@@ -69,7 +72,7 @@ async def shoot(name: str, steps: Steps) -> Path:
         time.tzset()
         workspace = open_workspace(Path(tmp), mp)
         workspace.archive.record(FINISHED)
-        app = make_app(workspace, engine_factory=frozen_engine(FINISHED, RUNNING))
+        app = make_app(workspace, engine_factory=frozen_engine(FINISHED, RUNNING, TEN))
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await steps(pilot)

@@ -162,13 +162,17 @@ def test_get_by_unique_prefix_or_suffix_and_clear_errors(archive: Archive) -> No
         archive.get("zz")
 
 
-def test_item_stats_need_three_sessions_and_ignore_interruptions(archive: Archive) -> None:
+def test_item_stats_need_three_real_sessions_and_ignore_interruptions(archive: Archive) -> None:
     for i, (state, minutes) in enumerate(
         [("COMPLETED", 2), ("COMPLETED", 4), ("FAILED", 9), ("INTERRUPTED", 50)]
     ):
-        archive.record(make_session(f"a{i}", SessionState(state), duration=minutes * 60.0))
+        archive.record(
+            make_session(f"a{i}", SessionState(state), duration=minutes * 60.0, backend="claude")
+        )
     for i in range(2):
         archive.record(make_session(f"b{i}", SessionState.COMPLETED, item="rare", duration=6.0))
+    for i in range(4):  # simulated: says nothing real about the item
+        archive.record(make_session(f"c{i}", SessionState.COMPLETED, item="demoed", duration=1.0))
     stats = archive.item_stats()
     assert set(stats) == {"analyst@market"}
     analyst = stats["analyst@market"]

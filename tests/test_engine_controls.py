@@ -279,3 +279,19 @@ async def test_cancelling_a_pending_agent_skips_its_dependents() -> None:
     states = {a.subtask: a.state for a in record.agents}
     assert states == {"a": A.CANCELLED, "b": A.CANCELLED, "c": A.SKIPPED}
     assert record.state is S.FAILED  # nothing succeeded
+
+
+async def test_cancelling_the_merge_keeps_the_finished_work() -> None:
+    item = item_of(command("a", "echo found A"), command("b", "echo found B"),
+                   command("join", "sleep 30"))  # fmt: skip
+    plan = plan_of(step("a"), step("b"), step("join", after=("a", "b"), merge=True))
+    async with running_engine() as engine:
+        sid = engine.launch(request(item, plan))
+        await until(engine, sid, lambda r: agent_state(r, "join") is AgentState.RUNNING)
+        engine.cancel(sid, "join")
+        record = await engine.wait(sid)
+    assert record.state is SessionState.COMPLETED and record.partial  # not FAILED
+    assert [agent_state(record, s) for s in ("a", "b", "join")] == [
+        AgentState.SUCCEEDED, AgentState.SUCCEEDED, AgentState.CANCELLED,
+    ]  # fmt: skip
+    assert "found A" in record.summary and "found B" in record.summary

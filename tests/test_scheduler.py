@@ -1,13 +1,17 @@
-"""The pure scheduler and the lifecycle tables: decisions from states alone, no engine."""
+"""The pure scheduler and the lifecycle tables: decisions from states alone, no engine; and
+the active time an agent's record keeps (paused time left out)."""
 
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cowork_tui.core.engine import slot as slot_module
 from cowork_tui.core.engine.lifecycle import (
     AGENT_TRANSITIONS,
     SESSION_CONTROLS,
@@ -21,7 +25,9 @@ from cowork_tui.core.engine.lifecycle import (
     check_session_move,
 )
 from cowork_tui.core.engine.scheduler import AgentView, agent_end, decide, verdict
-from cowork_tui.core.models import AgentState, SessionState
+from cowork_tui.core.engine.slot import AgentSlot
+from cowork_tui.core.models import AgentState, SessionState, Subtask, active_seconds
+from cowork_tui.core.pricing import PriceTable
 
 A, S = AgentState, SessionState
 
@@ -80,11 +86,21 @@ def test_stopping_abandons_what_never_started() -> None:
     [
         ((A.SUCCEEDED, A.FAILED), None, None, S.COMPLETED),
         ((A.FAILED, A.TIMED_OUT), None, None, S.FAILED),
-        ((A.SUCCEEDED, A.SUCCEEDED), A.SKIPPED, None, S.FAILED),
+        ((A.SUCCEEDED, A.FAILED), A.SKIPPED, None, S.FAILED),
+        ((A.SUCCEEDED, A.SUCCEEDED), A.CANCELLED, None, S.COMPLETED),
+        ((A.SUCCEEDED, A.CANCELLED), A.SKIPPED, None, S.COMPLETED),
         ((A.SUCCEEDED, A.CANCELLED), None, Stop.CANCEL, S.CANCELLED),
         ((A.SUCCEEDED, A.INTERRUPTED), None, Stop.INTERRUPT, S.INTERRUPTED),
     ],
-    ids=["partial", "all-failed", "merge-skipped", "cancelled", "interrupted"],
+    ids=[
+        "partial",
+        "all-failed",
+        "merge-skipped",
+        "merge-cancelled",
+        "upstream-cancelled",
+        "cancelled",
+        "interrupted",
+    ],
 )
 def test_verdict(
     states: tuple[AgentState, ...],
@@ -181,3 +197,30 @@ def test_control_table_is_design_section_4() -> None:
         S.PAUSED: ["resume", "cancel"],
         S.COMPLETED: [],
     }
+
+
+def test_active_time_leaves_paused_time_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    monkeypatch.setattr(slot_module, "utcnow", lambda: now[0])
+
+    def at(second: int) -> None:
+        now[0] = datetime(2026, 1, 1, 0, 0, second, tzinfo=UTC)
+
+    slot = AgentSlot(
+        Subtask(id="a", agent="a", prompt="p"), None, PriceTable(), tmp_path / "a.txt",
+        lambda *_: None,
+    )  # fmt: skip
+    at(0)
+    slot.start()
+    at(10)
+    slot.show_paused()
+    at(40)
+    assert active_seconds(slot.record(), now[0]) == 10  # paused for 30 s: not counted
+    slot.show_unpaused()
+    at(45)
+    assert active_seconds(slot.record(), now[0]) == 15
+    slot.finish(A.SUCCEEDED)
+    record = slot.record()
+    assert (record.duration_s, record.active_s) == (45, 15)

@@ -13,6 +13,7 @@ import pytest
 from textual.widgets import DataTable, Input, Log, Markdown, Select, Static, TextArea
 from textual.widgets._footer import FooterKey
 
+from cowork_tui.core.engine.protocol import LaunchRequest
 from cowork_tui.core.errors import InputError
 from cowork_tui.core.models import AgentState, SessionRecord, SessionState
 from cowork_tui.core.procs import process_state
@@ -31,6 +32,7 @@ from tests.marketplaces import write_marketplace
 from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine
 from tests.ui_support import (
     FastWorkspace,
+    archive_read,
     engine_of,
     launched_app,
     make_app,
@@ -58,6 +60,11 @@ def text_of(widget: Static) -> str:
 
 def rows(table: DataTable[object]) -> list[str]:
     return [str(key.value) for key in table.rows]
+
+
+def notes(app: CoworkApp) -> str:
+    """Every notification's text so far."""
+    return "\n".join(n.message for n in app._notifications)
 
 
 async def test_marketplace_lists_filters_and_installs(workspace: FastWorkspace) -> None:
@@ -123,8 +130,25 @@ async def test_untrusted_item_is_refused_inline(workspace: FastWorkspace) -> Non
         assert isinstance(launcher, LauncherScreen)
         launcher.query_one("#task", TextArea).text = "go"
         await pilot.press("ctrl+s")
-        assert "not installed" in text_of(launcher.query_one("#launch-error", Static))
+        error = text_of(launcher.query_one("#launch-error", Static))
+        assert "Not installed" in error and "ctrl+t" in error  # the key, not a CLI command
         assert app.screen is launcher
+        await pilot.press("ctrl+t")  # what it can do, then installed
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "echo quick done" in str(app.screen.body)
+        await pilot.press("y")
+        assert workspace.catalog.find("quick@testmarket").installed
+        launcher.query_one("#cwd", Input).value = "/no/such/folder"
+        await pilot.press("ctrl+s")
+        assert "working folder: not a folder" in text_of(
+            launcher.query_one("#launch-error", Static)
+        )
+        launcher.query_one("#cwd", Input).value = str(workspace.paths.data_dir)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        engine = await engine_of(app)
+        (record,) = engine.snapshots()
+        assert record.cwd == str(workspace.paths.data_dir.resolve())
 
 
 async def test_monitor_controls_pause_resume_cancel(workspace: FastWorkspace) -> None:
@@ -364,8 +388,14 @@ async def test_session_details_scroll_from_the_keyboard(workspace: FastWorkspace
         assert view.scroll_y == view.max_scroll_y
 
 
-async def test_quit_with_running_session_asks_then_interrupts(workspace: FastWorkspace) -> None:
-    app = launched_app(workspace, "slow")
+async def test_quit_with_running_session_asks_then_interrupts(
+    workspace: FastWorkspace, tmp_path: Path
+) -> None:
+    forever = {"forever": {"agents": {"wait": {"command": "sleep 600"}}}}  # never ends first
+    workspace.catalog.add_marketplace(write_marketplace(tmp_path / "f", forever, name="slowest"))
+    workspace.catalog.install("forever@slowest", yes=True)
+    item = workspace.catalog.find("forever@slowest")
+    app = make_app(workspace, launch=LaunchRequest(item=item, task="wait", cwd=Path.cwd()))
     async with app.run_test(size=SIZE) as pilot:
         engine = await engine_of(app)
         (sid,) = [s.id for s in engine.snapshots()]
@@ -565,3 +595,63 @@ async def test_palette_lists_the_current_screens_actions(workspace: FastWorkspac
         assert "Item details" in labels and "Session details" not in labels
         system = [command.title for command in app.get_system_commands(app.screen)]
         assert "Keys" in system and "Quit" not in system  # one Quit, which asks first
+
+
+async def test_keys_that_cannot_act_say_why(workspace: FastWorkspace) -> None:
+    app = make_app(workspace, engine_factory=frozen_engine(FINISHED))
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#items", DataTable)
+        table.move_cursor(row=table.get_row_index("repo-health@cowork-tui"))
+        await pilot.press("i")
+        assert "bundled: it comes installed" in notes(app)
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("p")
+        assert "is COMPLETED: nothing to pause" in notes(app)
+        await pilot.press("P")
+        assert "Focus an agent first" in notes(app)
+
+
+async def test_a_broken_marketplace_is_a_row_and_warnings_are_counted(
+    workspace: FastWorkspace, tmp_path: Path
+) -> None:
+    warned = write_marketplace(tmp_path / "warned", {"odd": {}}, name="warned")
+    manifest = warned / ".claude-plugin" / "marketplace.json"
+    data = json.loads(manifest.read_text())
+    data["plugins"][0]["colour"] = "blue"  # an unknown key: a warning
+    manifest.write_text(json.dumps(data))
+    workspace.catalog.add_marketplace(warned)
+    manifest.write_text("{ not json")  # then it breaks
+    workspace.catalog.reload()
+    app = make_app(workspace, engine_factory=frozen_engine())
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#items", DataTable)
+        assert "(warned)@warned" in rows(table)
+        table.move_cursor(row=table.get_row_index("(warned)@warned"))
+        await pilot.pause()
+        details = text_of(app.screen.query_one("#details-text", Static))
+        assert details.splitlines()[1].startswith("Cannot run: ") and "not valid JSON" in details
+        manifest.write_text(json.dumps(data))  # mended, as another program would: it shows
+        (workspace.paths.config_dir / "marketplaces.json").touch()
+        app.screen._check_disk()  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert "odd@warned" in rows(table)
+        row = table.get_row("odd@warned")
+        assert str(row[-1]) == "1"  # one warning, counted on its row
+
+
+async def test_history_marks_simulated_sessions_and_gives_the_task_room(
+    workspace: FastWorkspace,
+) -> None:
+    task = "a long task that says exactly what the agents should do, word by word"
+    workspace.archive.record(FINISHED.model_copy(update={"task": task}))
+    app = make_app(workspace, engine_factory=frozen_engine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await archive_read(pilot)
+        table = app.screen.query_one("#history", DataTable)
+        (row,) = [table.get_row(key) for key in table.rows]
+        state = str(row[list(table.columns).index("state")])  # type: ignore[arg-type]
+        assert state == "COMPLETED partial simulated"
+        assert str(row[-1]).startswith("code-review-team: a long task")  # its room: the rest
+        assert table.virtual_size.width <= 80  # every column on screen

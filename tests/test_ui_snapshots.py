@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import TextArea
+from textual.widgets import Input, TextArea
 
 from cowork_tui.ui.app import CoworkApp
 from cowork_tui.ui.screens.output import OutputScreen
-from tests.ui_fixtures import FINISHED, RUNNING, frozen_engine
+from tests.ui_fixtures import FINISHED, RUNNING, TEN, frozen_engine
 from tests.ui_support import FastWorkspace, archive_read, make_app, open_workspace
 
 SIZE = (100, 30)
@@ -58,6 +58,7 @@ def test_launcher(snap_compare: Any, workspace: FastWorkspace) -> None:
         task = pilot.app.screen.query_one(TextArea)
         task.cursor_blink = False
         task.text = "Review the diff of parser.py"
+        pilot.app.screen.query_one("#cwd", Input).value = "/home/me/project"  # not the test's
         await pilot.pause(0.5)  # the preview is debounced
 
     assert snap_compare(frozen_app(workspace), terminal_size=SIZE, run_before=open_launcher)
@@ -100,3 +101,19 @@ def test_quit_confirmation(snap_compare: Any, workspace: FastWorkspace) -> None:
 def test_monitor_small_terminal(snap_compare: Any, workspace: FastWorkspace) -> None:
     app = frozen_app(workspace, FINISHED, RUNNING)
     assert snap_compare(app, terminal_size=(80, 24), press=["2"])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=str)
+def test_monitor_grid_of_ten_agents(
+    snap_compare: Any, workspace: FastWorkspace, size: tuple[int, int]
+) -> None:
+    app = frozen_app(workspace, TEN)
+    assert snap_compare(app, terminal_size=size, run_before=keys("2"))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=str)
+def test_monitor_table_of_ten_agents(
+    snap_compare: Any, workspace: FastWorkspace, size: tuple[int, int]
+) -> None:
+    app = frozen_app(workspace, TEN)
+    assert snap_compare(app, terminal_size=size, run_before=keys("2", "v", "j", "j"))

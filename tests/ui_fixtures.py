@@ -123,3 +123,52 @@ def frozen_engine(*records: SessionRecord):  # type: ignore[no-untyped-def]
         yield FrozenEngine(*records)
 
     return factory
+
+
+def ten_agents() -> SessionRecord:
+    """A session of ten agents: nine reviewers in parallel, in every state, then a merge."""
+    states = [AgentState.SUCCEEDED, AgentState.RUNNING, AgentState.RUNNING, AgentState.PAUSED,
+              AgentState.FAILED, AgentState.QUEUED, AgentState.RUNNING, AgentState.SUCCEEDED,
+              AgentState.PENDING]  # fmt: skip
+    subtasks = tuple(
+        Subtask(id=f"part-{n}", agent=f"reviewer-{n}", prompt=f"Review part {n} of the diff")
+        for n in range(9)
+    )
+    merge = Subtask(id="merge", agent="coordinator", prompt="Merge the reviews",
+                    after=tuple(s.id for s in subtasks), merge=True)  # fmt: skip
+    plan = Plan(pattern="fan-out-fan-in", source="heuristic", subtasks=(*subtasks, merge))
+    agents = []
+    for n, (sub, state) in enumerate(zip(subtasks, states, strict=True)):
+        started = state not in (AgentState.PENDING, AgentState.QUEUED)
+        agents.append(
+            AgentRecord(
+                subtask=sub.id,
+                agent=sub.agent,
+                prompt=sub.prompt,
+                state=state,
+                model="claude-sonnet-4-5",
+                started_at=START if started else None,
+                ended_at=FROZEN if state.terminal else None,
+                duration_s=30.0 + n if state.terminal else None,
+                active_s=20.0 + n if started else None,
+                tokens=Tokens(input=1000 * (n + 1), output=100 * n),
+                cost_usd=0.01 * n,
+                progress=n / 10,
+                step=f"[simulated] checking file {n}" if started else "",
+                output_tail=(f"[simulated] looked at part {n}", f"[simulated] finding {n}"),
+                error="exit code 1: lint failed" if state is AgentState.FAILED else None,
+            )
+        )  # fmt: skip
+    agents.append(AgentRecord(subtask="merge", agent="coordinator", prompt=merge.prompt))
+    return RUNNING.model_copy(
+        update={
+            "id": "20260102-030230-ten000",
+            "plan": plan,
+            "agents": tuple(agents),
+            "agent_count": 10,
+            "max_parallel": 10,
+        }
+    )
+
+
+TEN = ten_agents()

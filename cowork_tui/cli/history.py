@@ -64,7 +64,7 @@ def describe_sessions(sessions: list[SessionSummary]) -> str:
     rows = [("ID", "STARTED", "ITEM", "STATE", "TIME", "COST", "TASK")]
     for s in sessions:
         started = s.started_at.strftime("%Y-%m-%d %H:%M") if s.started_at else "—"
-        state = s.state.value + ("*" if s.partial else "")
+        state = s.state.value + ("*" if s.partial else "") + (" simulated" if s.simulated else "")
         duration = f"{s.duration_s:.0f}s" if s.duration_s is not None else "—"
         task = one_line(s.task, 60)
         rows.append((s.id, started, s.item, state, duration, f"${s.cost_usd:.4f}", task))

@@ -69,6 +69,14 @@ class Launcher:
         )
         return request, notice
 
+    def needs_agreement(self, item: Item) -> bool:
+        """Whether the user must see and agree to what `item` can do before it runs fully."""
+        return self._catalog.needs_confirmation(item)
+
+    def agree(self, item: Item) -> Item:
+        """The user saw what `item` can do and agreed: installed and trusted."""
+        return self._catalog.install(item.ref, yes=True)
+
     def backend_for(self, item: Item, asked: str | None) -> tuple[str, str | None]:
         """The backend for the item's model agents ("auto" resolved), and a notice when it is
         not the one asked for; "command" for an item of command agents only (nothing

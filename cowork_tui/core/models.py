@@ -284,7 +284,9 @@ class AgentRecord(Frozen):
     model: str | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
-    duration_s: float | None = None
+    duration_s: float | None = None  # wall time
+    active_s: float | None = None  # paused time excluded (up to active_since)
+    active_since: datetime | None = None  # running now, since then (live only)
     tokens: Tokens = Tokens()
     cost_usd: float = 0.0
     # whose prices: "pricing" (our table, config.toml overrides included), "claude-cli" (Claude
@@ -315,7 +317,9 @@ class SessionRecord(Frozen):
     cwd: str = "."
     started_at: datetime | None = None
     ended_at: datetime | None = None
-    duration_s: float | None = None
+    duration_s: float | None = None  # wall time
+    active_s: float | None = None  # paused time excluded (up to active_since)
+    active_since: datetime | None = None  # running now, since then (live only)
     plan: Plan | None = None
     agents: tuple[AgentRecord, ...] = ()
     tokens: Tokens = Tokens()
@@ -341,6 +345,8 @@ class SessionRecord(Frozen):
         data = self.model_dump(mode="json", exclude=_LIVE_ONLY)
         for part in (data, *data["agents"]):
             part["cost_usd"] = round(part["cost_usd"], 10)
+            if part["active_s"] is not None:
+                part["active_s"] = round(part["active_s"], 3)
         return data
 
 
@@ -354,8 +360,20 @@ class SessionEvent(Frozen):
     reason: str | None = None  # why: the control's origin, an error, "app shutdown", ...
 
 
+def active_seconds(record: AgentRecord | SessionRecord, now: datetime) -> float | None:
+    """Seconds it has been active (not paused) by `now`; its wall time when the record
+    predates active time."""
+    if record.active_s is None:
+        if record.duration_s is not None or record.started_at is None:
+            return record.duration_s
+        return max(0.0, ((record.ended_at or now) - record.started_at).total_seconds())
+    since = (now - record.active_since).total_seconds() if record.active_since else 0.0
+    return record.active_s + max(0.0, since)
+
+
 # fields that only matter while a session runs (or to crash recovery), left out of the JSON record
 _LIVE_ONLY: dict[str, Any] = {
     "version": True,
-    "agents": {"__all__": {"output_tail", "pgid", "pgid_started"}},
+    "active_since": True,
+    "agents": {"__all__": {"output_tail", "pgid", "pgid_started", "active_since"}},
 }

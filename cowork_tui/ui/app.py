@@ -44,9 +44,10 @@ class CoworkApp(App[int]):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {CoworkCommands}
     BINDINGS = [
-        Binding("1", "switch_mode('marketplace')", "Marketplace"),
-        Binding("2", "switch_mode('sessions')", "Sessions"),
-        Binding("3", "switch_mode('history')", "History"),
+        # one footer entry for the three: the footer keeps room for the screen's own keys
+        Binding("1", "switch_mode('marketplace')", "Screens", key_display="1/2/3"),
+        Binding("2", "switch_mode('sessions')", "Sessions", show=False),
+        Binding("3", "switch_mode('history')", "History", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),

@@ -13,13 +13,13 @@ SESSION_COLUMNS = (
     "id", "item", "marketplace", "task", "state", "partial", "backend", "max_parallel", "cwd",
     "started_at", "ended_at", "duration_s", "plan", "tok_input", "tok_output",
     "tok_cache_read", "tok_cache_write", "cost_usd", "agent_count", "failed_subtasks",
-    "summary", "error", "version",
+    "summary", "error", "version", "active_s",
 )  # fmt: skip
 AGENT_COLUMNS = (
     "subtask", "agent", "prompt", "state", "model", "started_at", "ended_at", "duration_s",
     "tok_input", "tok_output", "tok_cache_read", "tok_cache_write", "cost_usd", "cost_source",
     "cost_note", "error", "output_preview", "output_path", "progress", "step", "pgid",
-    "pgid_started", "skills",
+    "pgid_started", "skills", "active_s",
 )  # fmt: skip
 _TOKENS = ("input", "output", "cache_read", "cache_write")
 
@@ -38,6 +38,7 @@ def session_values(session: SessionRecord) -> tuple[Any, ...]:
         session.plan.model_dump_json() if session.plan else None,
         t.input, t.output, t.cache_read, t.cache_write, session.cost_usd, session.agent_count,
         json.dumps(session.failed_subtasks), session.summary, session.error, session.version,
+        session.active_s,
     )  # fmt: skip
 
 
@@ -49,7 +50,7 @@ def agent_values(agent: AgentRecord) -> tuple[Any, ...]:
         iso(agent.started_at), iso(agent.ended_at), agent.duration_s,
         t.input, t.output, t.cache_read, t.cache_write, agent.cost_usd, agent.cost_source,
         agent.cost_note, agent.error, agent.output_preview, agent.output_path, agent.progress,
-        agent.step, agent.pgid, agent.pgid_started, json.dumps(agent.skills),
+        agent.step, agent.pgid, agent.pgid_started, json.dumps(agent.skills), agent.active_s,
     )  # fmt: skip
 
 

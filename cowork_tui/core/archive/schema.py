@@ -161,8 +161,11 @@ def _v3(conn: sqlite3.Connection) -> None:
 
 
 def _v4(conn: sqlite3.Connection) -> None:
-    """The skills and commands each agent was directed to use (JSON list)."""
+    """The skills and commands each agent was directed to use (JSON list), and active time
+    (paused time excluded; NULL in older sessions: their wall time stands for it)."""
     conn.execute("ALTER TABLE agents ADD COLUMN skills TEXT NOT NULL DEFAULT '[]'")
+    conn.execute("ALTER TABLE agents ADD COLUMN active_s REAL")
+    conn.execute("ALTER TABLE sessions ADD COLUMN active_s REAL")
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)

@@ -12,7 +12,8 @@ class ItemStats(Frozen):
     """An item's statistics from this machine's history (shown instead of the published ones).
 
     Sessions counted: those that ran to an end of their own — COMPLETED (partial included),
-    FAILED or CANCELLED; INTERRUPTED ones say nothing about the item.
+    FAILED or CANCELLED; INTERRUPTED ones say nothing about the item, and simulated ones (the
+    demo backend) say nothing real.
     """
 
     ref: str  # plugin@marketplace

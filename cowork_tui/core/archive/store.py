@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import computed_field
 
 from ..errors import InputError
-from ..models import Frozen, SessionEvent, SessionRecord, SessionState
+from ..models import SIMULATION, Frozen, SessionEvent, SessionRecord, SessionState
 from ..procs import process_start_time
 from .recovery import interrupt_orphans
 from .rows import AGENT_COLUMNS, SESSION_COLUMNS, agent_values, session_from_rows, session_values
@@ -69,6 +70,12 @@ class SessionSummary(Frozen):
     cost_usd: float
     tokens: int
     agent_count: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def simulated(self) -> bool:
+        """Its model agents ran on the demo backend: tokens and cost are simulated."""
+        return self.backend == SIMULATION
 
 
 class Archive:
@@ -251,9 +258,9 @@ class Archive:
             .execute(
                 "SELECT item, marketplace, count(*), sum(state = 'COMPLETED'), "
                 "avg(CASE WHEN state = 'COMPLETED' THEN duration_s END) FROM sessions "
-                "WHERE state IN ('COMPLETED', 'FAILED', 'CANCELLED') GROUP BY marketplace, item "
-                "HAVING count(*) >= ?",
-                (MIN_STATS_SESSIONS,),
+                "WHERE state IN ('COMPLETED', 'FAILED', 'CANCELLED') AND backend != ? "
+                "GROUP BY marketplace, item HAVING count(*) >= ?",
+                (SIMULATION, MIN_STATS_SESSIONS),
             )
             .fetchall()
         )

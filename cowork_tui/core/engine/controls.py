@@ -92,6 +92,8 @@ class ControlledSession:
         self._planning = anyio.CancelScope()
         self._tg: TaskGroup | None = None
         self._version = record.version
+        self._active_s = 0.0  # not paused, before `_active_since`
+        self._active_since = record.started_at  # not paused now, since then
         self._snapshot: SessionRecord | None = None
         self._unrecorded = False  # the archive failed to record it
         self._record(SessionEvent(at=utcnow(), kind="session", state=S.INITIALIZING))
@@ -123,6 +125,8 @@ class ControlledSession:
                 "summary": self._summary,
                 "error": self._error,
                 "version": self._version,
+                "active_s": self._active_s,
+                "active_since": self._active_since,
             }
         )
 
@@ -256,6 +260,12 @@ class ControlledSession:
         if self._state is state:
             return
         check_session_move(self._state, state)
+        now = utcnow()
+        if self._active_since is not None and (state is S.PAUSED or state.terminal):
+            self._active_s += (now - self._active_since).total_seconds()
+            self._active_since = None
+        elif self._state is S.PAUSED and not state.terminal:
+            self._active_since = now
         self._state = state
         self._changed()
         self._record(SessionEvent(at=utcnow(), kind="session", state=state, reason=self._error))

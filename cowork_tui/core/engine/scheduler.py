@@ -96,10 +96,23 @@ def verdict(agents: Sequence[AgentView], stop: Stop | None, stop_reason: str | N
         return Verdict(stop.session_state, stop_reason)
     if not any(a.state is A.SUCCEEDED for a in agents):
         return Verdict(S.FAILED, "every subtask failed")
-    unmerged = [f"{a.id} {a.state.value}" for a in agents if a.merge and a.state is not A.SUCCEEDED]
+    by_id = {a.id: a for a in agents}
+    unmerged = [
+        f"{a.id} {a.state.value}"
+        for a in agents
+        if a.merge and a.state is not A.SUCCEEDED and not _cancelled(a, by_id)
+    ]
     if unmerged:  # e.g. "merge SKIPPED": an upstream agent failed
         return Verdict(S.FAILED, f"the merge did not succeed ({', '.join(unmerged)})")
     return Verdict(S.COMPLETED)
+
+
+def _cancelled(agent: AgentView, by_id: dict[str, AgentView]) -> bool:
+    """Not run because the user cancelled it (or what it needed): the finished work stands."""
+    if agent.state is A.CANCELLED:
+        return True
+    missing = [by_id[d] for d in agent.after if by_id[d].state is not A.SUCCEEDED]
+    return agent.state is A.SKIPPED and bool(missing) and all(_cancelled(m, by_id) for m in missing)
 
 
 def finished(agents: Sequence[AgentView]) -> bool:

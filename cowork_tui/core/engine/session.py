@@ -236,11 +236,19 @@ class SessionRun(ControlledSession):
         self._finish(end.state, end.error)
 
     def _make_summary(self) -> str:
-        """The sinks' results (each under its heading when several), then a Markdown list of
-        the agents that did not succeed, one line each wherever it is shown."""
+        """The last results (each under its heading when several): the sinks', or for a sink
+        that gave none (a cancelled merge) its upstreams'; then a Markdown list of the agents
+        that did not succeed, one line each wherever it is shown."""
         slots = list(self._slots.values())
         needed = {d for slot in slots for d in slot.subtask.after}
-        sinks = [s for s in slots if s.id not in needed and s.result]
+
+        def results(slot: AgentSlot) -> list[AgentSlot]:
+            if slot.result:
+                return [slot]
+            return [r for d in slot.subtask.after for r in results(self._slots[d])]
+
+        found = [r for s in slots if s.id not in needed for r in results(s)]
+        sinks = list(dict.fromkeys(found))  # once each, in plan order
         if len(sinks) == 1:
             text = sinks[0].result.strip()
         else:

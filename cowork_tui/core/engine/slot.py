@@ -60,6 +60,8 @@ class AgentSlot:
         self.started_at: datetime | None = None
         self._ended_at: datetime | None = None
         self._duration_s: float | None = None
+        self._active_s = 0.0  # running time before `_active_since`
+        self._active_since: datetime | None = None  # running now, since then
         self.tokens = Tokens()
         self.cost_usd = 0.0
         self.model: str | None = None
@@ -185,6 +187,7 @@ class AgentSlot:
         if self.started_at is not None:
             self._ended_at = utcnow()
             self._duration_s = (self._ended_at - self.started_at).total_seconds()
+            self._active_s = min(self._active_s, self._duration_s)
         if state is AgentState.SUCCEEDED:
             self._progress = 1.0
         self.close()
@@ -243,6 +246,8 @@ class AgentSlot:
                 started_at=self.started_at,
                 ended_at=self._ended_at,
                 duration_s=self._duration_s,
+                active_s=self._active_s if self.started else None,
+                active_since=self._active_since,
                 tokens=self.tokens,
                 cost_usd=self.cost_usd,
                 cost_source=self._cost_source,
@@ -260,6 +265,12 @@ class AgentSlot:
 
     def _move(self, state: AgentState) -> None:
         check_agent_move(self.state, state)
+        now = utcnow()
+        if self._active_since is not None:  # it stops running (paused, or ended)
+            self._active_s += (now - self._active_since).total_seconds()
+            self._active_since = None
+        if state is AgentState.RUNNING:
+            self._active_since = now
         self.state, self._view = state, None
 
     def _changed(self) -> None:

@@ -65,6 +65,11 @@ class Catalog:
         hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
         raise InputError(f"unknown item {ref!r}{hint} (see `cowork-tui marketplace list`)")
 
+    def stamp(self) -> tuple[float, ...]:
+        """Changes when marketplaces are added or items installed (by any process)."""
+        files = (self.paths.marketplaces_file, self.paths.installed_file)
+        return tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
+
     def reload(self) -> None:
         self._loaded = None
         self._state = None

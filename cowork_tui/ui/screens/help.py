@@ -15,6 +15,7 @@ KEYS = """\
 |---|---|---|
 | everywhere | `1` `2` `3` | marketplace · sessions (monitor) · history |
 | | `ctrl+p` | command palette (every action) |
+| | `j` `k` `Home` `End` | down · up · first · last, in every list |
 | | `?` | this help |
 | | `q` | quit (asks first while sessions run; they are archived INTERRUPTED) |
 | marketplace | `/` | filter items |
@@ -22,9 +23,13 @@ KEYS = """\
 | | `l` | launch a session of the item |
 | | `i` | install / uninstall |
 | launcher | `ctrl+s` | launch · `escape` back |
+| | `ctrl+t` | see what an item can do on this machine, and install it |
 | monitor | `p` `r` `c` | pause · resume · cancel the session (cancel asks) |
 | | `P` `R` `C` | pause · resume · cancel the focused agent |
-| | `tab` / `enter` | move between agents · open an agent's full output |
+| | `v` | agents as a grid of panels, or as a table |
+| | `tab` · arrows, `h` `j` `k` `l` | to the agents · from agent to agent |
+| | `enter` | the focused agent's full output |
+| | `s` | in the table: sort by state, progress, tokens, cost, time |
 | history | `/` | search |
 | | `enter` | session details |
 | | `e` | export Markdown and JSON |

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -24,10 +24,21 @@ from ...core.models import SessionRecord, SessionState
 from ...core.text import duration, one_line, printable
 from .. import format as fmt
 from ..messages import RerunRequested
-from .monitor import SESSION_STYLE
+from ..refusals import explain_refusal
+from ..widgets.list_table import ListTable
+from ..widgets.session_header import SESSION_STYLE
 
-TASK_WIDTH = 80  # the list shows a task's start on one line; details show it all
 PARTIAL = f"{SessionState.COMPLETED.value} partial"  # completed, some agents failed
+# column → (its width, the narrowest table it shows in); the task takes the rest
+COLUMNS = {
+    "session": (6, 0),
+    "item": (22, 100),  # narrower: the task column starts with it
+    "state": (len(PARTIAL) + len(" simulated"), 0),
+    "started": (16, 110),
+    "duration": (7, 96),
+    "agents": (6, 120),
+    "cost": (8, 0),
+}
 PAGE = 100  # rows read at a time; moving onto the last row reads the next page
 STATES = [(state.value, state.value) for state in SessionState if state.terminal]
 READS = "archive"  # the worker group of archive reads (off the UI's thread)
@@ -56,6 +67,7 @@ def export_from(screen: Screen[Any], archive: Archive, session_id: str, folder: 
 
 
 class HistoryScreen(Screen[None]):
+    SUB_TITLE = "History"
     AUTO_FOCUS = "#history"
     BINDINGS = [
         Binding("slash", "search", "Search"),
@@ -76,16 +88,37 @@ class HistoryScreen(Screen[None]):
         with Horizontal(id="history-filters"):
             yield Input(placeholder="/ search tasks, summaries and outputs", id="search")
             yield Select(STATES, prompt="any state", id="state-filter")
-        yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+        yield ListTable(id="history", zebra_stripes=True)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._rows: list[SessionSummary] = []  # what the table shows, newest first
         self._more = False  # the archive may hold more rows than these
+        self._columns: list[str] = []  # as laid out for the table's width
+
+    def on_resize(self) -> None:
+        self._lay_out()
+
+    def _lay_out(self) -> None:
+        """The columns that fit the width, the task taking what is left: every row again."""
         table = self.query_one("#history", DataTable)
-        table.add_columns("session", "item")
-        table.add_column("state", width=len(PARTIAL))  # the widest: no jump when one loads
-        table.add_columns("started", "duration", "agents", "cost", "task")
+        width = table.size.width or self.size.width
+        columns = [c for c, (_, narrowest) in COLUMNS.items() if width >= narrowest]
+        task_width = max(12, width - 2 - sum(COLUMNS[c][0] + 2 for c in columns))
+        if columns == self._columns and table.columns and self._task_width == task_width:
+            return
+        self._columns, self._task_width = columns, task_width
+        keep = self._highlighted()
+        table.clear(columns=True)
+        for column in columns:
+            table.add_column(column, key=column, width=COLUMNS[column][0])
+        table.add_column("task", key="task", width=task_width)
+        rows, self._rows = self._rows, []
+        self._add(rows, self._more)
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+
+    _task_width = 0
 
     def on_screen_resume(self) -> None:  # shown, first or again: read the archive
         self.reload()
@@ -126,14 +159,31 @@ class HistoryScreen(Screen[None]):
         table = self.query_one("#history", DataTable)
         shown = {row.id for row in self._rows}
         rows = [row for row in rows if row.id not in shown]
+        if not self._columns:
+            self._rows += rows
+            self._lay_out()
+            return
         for row in rows:
-            state_text = Text(PARTIAL if row.partial else row.state.value,
-                              SESSION_STYLE.get(row.state, ""))  # fmt: skip
-            cells = (row.id, f"{row.item}@{row.marketplace}", state_text, fmt.when(row.started_at),
-                     duration(row.duration_s), str(row.agent_count), fmt.cost(row.cost_usd),
-                     one_line(row.task, TASK_WIDTH))  # fmt: skip
+            state = Text(PARTIAL if row.partial else row.state.value,
+                         SESSION_STYLE.get(row.state, ""))  # fmt: skip
+            if row.simulated:
+                state.append(" simulated", "italic yellow")
+            cells = {
+                "session": row.id[-6:],  # the random tail: `history show` takes it
+                "item": f"{row.item}@{row.marketplace}",
+                "state": state,
+                "started": fmt.when(row.started_at),
+                "duration": duration(row.duration_s),
+                "agents": str(row.agent_count),
+                "cost": fmt.cost(row.cost_usd),
+                "task": one_line(
+                    printable(row.task if "item" in self._columns else f"{row.item}: {row.task}"),
+                    self._task_width,
+                ),
+            }
             # Text, not str: a task's "[...]" is not markup (and needs no parsing)
-            table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells), key=row.id)
+            values = [cells[c] for c in [*self._columns, "task"]]
+            table.add_row(*(Text(v) if isinstance(v, str) else v for v in values), key=row.id)
         self._rows += rows
 
     def watch_selected(self, old: str | None, new: str | None) -> None:
@@ -170,6 +220,9 @@ class HistoryScreen(Screen[None]):
             return self.selected is not None
         return True
 
+    def on_key(self, event: events.Key) -> None:
+        explain_refusal(self, event, lambda action: "No session here yet")
+
     def action_search(self) -> None:
         self.query_one("#search").focus()
 
@@ -198,6 +251,8 @@ class HistoryScreen(Screen[None]):
 
 class DetailsScreen(Screen[bool]):
     """One session in full; dismissed with True to re-run it."""
+
+    SUB_TITLE = "Session details"
 
     BINDINGS = [
         Binding("escape", "back", "Back"),

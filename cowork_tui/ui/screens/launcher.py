@@ -18,9 +18,11 @@ from ...core.launch import Launcher
 from ...core.models import MAX_PARALLEL, MIN_PARALLEL, Item
 from ...core.text import parse_int
 from ..widgets.plan_view import draw_plan
+from .confirm import ConfirmScreen
 
 BACKENDS = [("auto", "auto"), ("demo — simulation", "demo"), ("claude", "claude")]
 PREVIEW_DELAY = 0.3  # seconds of quiet typing before the plan is redrawn
+INSTALL_FIRST = "Not installed: it can act on this machine. ctrl+t shows what, and installs it."
 
 
 class LauncherScreen(ModalScreen["LaunchRequest | None"]):
@@ -28,6 +30,7 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
 
     BINDINGS = [
         Binding("ctrl+s", "launch", "Launch", priority=True),
+        Binding("ctrl+t", "install", "Trust & install", priority=True),
         Binding("escape", "back", "Back"),
     ]
 
@@ -51,6 +54,9 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
                             type="integer", max_length=2)  # fmt: skip
                 yield Label("backend")
                 yield Select(BACKENDS, value=backend, allow_blank=False, id="backend")
+            with Horizontal(id="launcher-folder"):
+                yield Label("working folder")
+                yield Input(str(Path.cwd()), id="cwd")
             yield Static(id="launch-error")
             with VerticalScroll(id="plan-preview"):
                 yield Static(id="plan")
@@ -77,12 +83,13 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
         plan_view = self.query_one("#plan", Static)
         try:
             self._parallel()
+            self._cwd()
             preview = self.launcher.preview(self.item, self._task_text(), self._backend())
         except InputError as exc:
             error.update(Text(str(exc), "bold red"))
             plan_view.update("")
             return
-        error.update("")
+        error.update(Text(INSTALL_FIRST, "yellow") if self._needs_install() else "")
         estimate = self.item.cowork.estimated_duration or "not given"
         text = Text(f"estimated duration: {estimate} · cost: {preview.cost}\n\n", "bold")
         text.append_text(draw_plan(preview.plan))
@@ -94,6 +101,13 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
             raise InputError("task: write what the agents should do")
         return task
 
+    def _cwd(self) -> Path:
+        text = self.query_one("#cwd", Input).value.strip()
+        folder = Path(text or ".").expanduser()
+        if not folder.is_dir():
+            raise InputError(f"working folder: not a folder: {folder}")
+        return folder.resolve()
+
     def _parallel(self) -> int:
         text = self.query_one("#parallel", Input).value
         return parse_int(text, "max parallel", MIN_PARALLEL, MAX_PARALLEL)
@@ -103,12 +117,11 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
 
     def request(self) -> LaunchRequest:
         """The request as entered, through the one launch path (InputError when something is
-        wrong, the item cannot run, or it is not trusted): never what the preview rejects."""
-        self.launcher.preview(self.item, self._task_text(), self._backend())
+        wrong, the item cannot run, or it is not trusted)."""
         request, notice = self.launcher.request(
             self.item,
             self._task_text(),
-            cwd=Path.cwd(),
+            cwd=self._cwd(),
             backend=self._backend(),
             max_parallel=self._parallel(),
         )
@@ -116,13 +129,46 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
             self.notify(notice, severity="warning", markup=False)
         return request
 
+    def _needs_install(self) -> bool:
+        return not self.item.installed and self.launcher.needs_agreement(self.item)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "install":
+            return self.launcher.needs_agreement(self.item)
+        return True
+
+    def action_install(self) -> None:
+        """Show what the item can do on this machine; install it once the user agrees."""
+        from ...core.marketplace.trust import describe_trust
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.item = self.launcher.agree(self.item)
+                self.refresh_bindings()
+                self.update_preview()
+                self.notify(f"{self.item.ref} installed", markup=False)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Install {self.item.ref}?",
+                f"It can act on this machine:\n\n{describe_trust(self.item)}",
+            ),
+            answered,
+        )
+
     def action_back(self) -> None:
         self.dismiss(None)
 
     def action_launch(self) -> None:
+        error = self.query_one("#launch-error", Static)
+        try:
+            self.launcher.preview(self.item, self._task_text(), self._backend())
+        except InputError as exc:  # what the preview rejects is never launched
+            error.update(Text(str(exc), "bold red"))
+            return
         try:
             request = self.request()
-        except InputError as exc:
-            self.query_one("#launch-error", Static).update(Text(str(exc), "bold red"))
+        except InputError as exc:  # not trusted: the key that shows what it does, and installs
+            error.update(Text(INSTALL_FIRST if self._needs_install() else str(exc), "bold red"))
             return
         self.dismiss(request)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ...core.archive.stats import MIN_STATS_SESSIONS, ItemStats
@@ -18,19 +19,28 @@ from ...core.archive.store import Archive
 from ...core.errors import InputError
 from ...core.marketplace.catalog import Catalog
 from ...core.marketplace.trust import describe_trust
-from ...core.models import Item
+from ...core.models import Item, Marketplace
 from ...core.text import one_line
 from ..messages import LauncherRequested
+from ..refusals import explain_refusal
+from ..widgets.list_table import ListTable
 from .confirm import ConfirmScreen
+
+CHECK_SECONDS = 5  # how often the marketplace files are looked at for changes
 
 
 def item_details(item: Item, stats: ItemStats | None) -> Text:
+    """Why it cannot run and what is wrong with it first, then what it holds."""
     text = Text()
     text.append(f"{item.name}", "bold")
     text.append(f"  {item.marketplace}" + (f" · v{item.version}" if item.version else ""), "dim")
-    text.append(f"\n{item.description}\n\n")
+    text.append("\n")
     if not item.runnable:
-        text.append(f"Cannot run: {item.not_runnable}\n\n", "yellow")
+        text.append(f"Cannot run: {item.not_runnable}\n", "yellow")
+    if item.warnings:
+        text.append(f"{len(item.warnings)} warning(s):\n", "yellow")
+        text.append("".join(f" ⚠ {w}\n" for w in item.warnings), "yellow")
+    text.append(f"\n{item.description}\n\n")
     if item.agents:
         text.append("Agents\n", "bold underline")
     for agent in item.agents:
@@ -70,12 +80,23 @@ def item_details(item: Item, stats: ItemStats | None) -> Text:
             text.append(f" average session: {stats.avg_session_minutes:.1f} min\n")
         if stats.completion_rate is not None:
             text.append(f" completion rate: {stats.completion_rate:.0%}\n")
-    for problem in (*item.errors, *item.warnings):
-        text.append(f"\n⚠ {problem}", "yellow")
     return text
 
 
+def broken(market: Marketplace) -> Item:
+    """A marketplace that cannot be read, as a row of its own: what is wrong shows in it."""
+    return Item(
+        name=f"({market.name})",
+        marketplace=market.name,
+        description=f"The marketplace at {market.origin} cannot be read.",
+        available=False,
+        errors=market.errors,
+    )
+
+
 def status_of(item: Item) -> Text:
+    if item.errors:
+        return Text("error", "red")
     if not item.available:
         return Text("unavailable", "dim")
     if item.installed:
@@ -84,6 +105,7 @@ def status_of(item: Item) -> Text:
 
 
 class MarketplaceScreen(Screen[None]):
+    SUB_TITLE = "Marketplace"
     AUTO_FOCUS = "#items"
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
@@ -100,6 +122,7 @@ class MarketplaceScreen(Screen[None]):
         self.archive = archive  # for the items' local statistics
         self.items: dict[str, Item] = {}
         self.stats: dict[str, ItemStats] = {}
+        self._checks: Timer | None = None
 
     def compose(self) -> ComposeResult:
         self._read_catalog()  # the first item known before the footer shows its keys
@@ -108,7 +131,7 @@ class MarketplaceScreen(Screen[None]):
         yield Input(placeholder="filter: name, marketplace, description", id="filter")
         with Horizontal():
             with Vertical(id="items-pane"):
-                yield DataTable(id="items", cursor_type="row", zebra_stripes=True)
+                yield ListTable(id="items", zebra_stripes=True)
             with VerticalScroll(id="details", can_focus=True):
                 yield Static(id="details-text")
         yield Footer(compact=True)
@@ -116,7 +139,7 @@ class MarketplaceScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
         table = self.query_one("#items", DataTable)
-        table.add_columns("item", "marketplace", "status", "agents", "skills")
+        table.add_columns("item", "marketplace", "status", "agents", "skills", "⚠")
         self._fill("")
         self._read_stats()
 
@@ -127,7 +150,28 @@ class MarketplaceScreen(Screen[None]):
         self._read_stats()
 
     def _read_catalog(self) -> None:
-        self.items = {item.ref: item for item in self.catalog.items()}
+        markets = self.catalog.marketplaces()
+        self._stamp = self.catalog.stamp()
+        self.items = {item.ref: item for market in markets for item in market.items}
+        self.items |= {(b := broken(m)).ref: b for m in markets if m.errors}
+
+    _stamp: tuple[float, ...] = ()
+
+    def on_screen_resume(self) -> None:
+        self._check_disk()
+        if self._checks is None:
+            self._checks = self.set_interval(CHECK_SECONDS, self._check_disk)
+        self._checks.resume()
+
+    def on_screen_suspend(self) -> None:
+        if self._checks is not None:
+            self._checks.pause()  # hidden: nothing to look at
+
+    def _check_disk(self) -> None:
+        """Marketplaces added or items installed meanwhile (e.g. with the CLI) show up."""
+        if self.catalog.stamp() != self._stamp:
+            self.catalog.reload()
+            self.reload()
 
     @work(thread=True, exclusive=True, group="stats")
     def _read_stats(self) -> None:
@@ -149,7 +193,8 @@ class MarketplaceScreen(Screen[None]):
             if all(word in haystack for word in words):
                 names = Text(item.name), Text(item.marketplace)  # plain text, never markup
                 counts = str(len(item.agents)), str(len(item.skills))
-                table.add_row(*names, status_of(item), *counts, key=ref)
+                warned = Text(str(len(item.warnings)), "yellow") if item.warnings else Text("")
+                table.add_row(*names, status_of(item), *counts, warned, key=ref)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
         self._show(self._highlighted())
@@ -200,6 +245,21 @@ class MarketplaceScreen(Screen[None]):
         if action == "clear_filter":
             return bool(self.query_one("#filter").display)
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        explain_refusal(self, event, self._why_not)
+
+    def _why_not(self, action: str) -> str | None:
+        item = self.item
+        if item is None:
+            return "No item matches the filter"
+        if action == "launch":
+            return f"{item.ref} cannot run: {item.not_runnable}"
+        if action == "install":
+            if self.catalog.is_bundled(item):
+                return f"{item.ref} is bundled: it comes installed, for good"
+            return f"{item.ref} cannot be installed: {item.not_runnable}"
+        return None
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

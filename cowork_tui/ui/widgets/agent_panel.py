@@ -1,11 +1,13 @@
 """One agent of the monitored session: state, subtask, step, progress, usage, output tail.
 
 A single widget of fixed height that renders its record: a refresh repaints it alone, with
-no layout pass and no child widgets (cheap with 100 agents on screen).
+no layout pass and no child widgets (cheap with 100 agents on screen). Compact, it keeps to
+four lines: state, step, progress with usage, and the last output line.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from rich.console import Group, RenderableType
@@ -14,40 +16,39 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from ...core.models import AgentRecord, AgentState
+from ...core.models import AgentRecord, AgentState, active_seconds
 from ...core.text import duration, printable
 from .. import format as fmt
+from .session_header import STATE_STYLE
 
-STATE_STYLE = {
-    AgentState.PENDING: "dim",
-    AgentState.QUEUED: "dim",
-    AgentState.RUNNING: "bold cyan",
-    AgentState.PAUSED: "bold yellow",
-    AgentState.SUCCEEDED: "bold green",
-    AgentState.FAILED: "bold red",
-    AgentState.TIMED_OUT: "bold red",
-    AgentState.CANCELLED: "bold magenta",
-    AgentState.SKIPPED: "dim magenta",
-    AgentState.INTERRUPTED: "bold magenta",
-}
+FULL_HEIGHT, COMPACT_HEIGHT = 10, 6  # rows, borders included
 TAIL_LINES = 3
+_COMMENT = re.compile(r"^\s*<!--.*-->\s*$")  # Markdown comments: for machines, not for people
+
+
+def shown_lines(record: AgentRecord) -> list[str]:
+    """The output lines worth showing, last ones last: no terminal control, no comments."""
+    tail = record.error or "\n".join(record.output_tail) or record.output_preview
+    lines = printable(tail).strip().splitlines()
+    return [line for line in lines if line.strip() and not _COMMENT.match(line)]
 
 
 class AgentPanel(Widget, can_focus=True):
-    """Updated in place by `show`; repainted only when its record or clock changed."""
+    """Updated in place by `show`; repainted only when its record, clock or size changed."""
 
     def __init__(self, record: AgentRecord, demo: bool) -> None:
         super().__init__(classes="agent-panel")
         self.record = record
         self.demo = demo  # the session's model agents run on the demo backend
         self.clock = ""
+        self.compact = False
         self._shown: tuple[AgentRecord, str] | None = None
 
     def on_mount(self) -> None:
         self.border_title = self.record.subtask
 
     def show(self, record: AgentRecord, now: datetime) -> None:
-        clock = duration(fmt.elapsed(record, now))
+        clock = duration(active_seconds(record, now))
         if self._shown == (record, clock):
             return
         self._shown = (record, clock)
@@ -56,32 +57,51 @@ class AgentPanel(Widget, can_focus=True):
             self.set_class(record.state is AgentState.RUNNING, "-running")
         self.refresh()
 
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self.set_class(compact, "-compact")
+            self.refresh()
+
     def render(self) -> RenderableType:
         record = self.record
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append(f"{record.state.value:<11}", STATE_STYLE[record.state])
         title.append(f" {record.agent}")
+        if record.skills:
+            title.append(f" [{', '.join(record.skills)}]", "magenta")
         if self.demo and record.model is not None:  # a model agent, simulated
             title.append("  simulated", "italic yellow")
         if record.model:
             title.append(f"  {record.model}", "dim")
-        prompt = Text(record.prompt, "italic", no_wrap=True, overflow="ellipsis")
         step = Text(f"▸ {printable(record.step)}" if record.step else "", no_wrap=True,
                     overflow="ellipsis")  # fmt: skip
-        bar = Table.grid(expand=True, padding=(0, 1))
-        bar.add_column(ratio=1)
-        bar.add_column(width=4, justify="right")
-        percent = _percent(record)
-        bar.add_row(ProgressBar(total=100, completed=percent, pulse=False), f"{percent:.0f}%")
         usage = Text(
-            f"{record.tokens.total:,} tokens  {fmt.cost(record.cost_usd)}  {self.clock}",
+            f"{fmt.tokens(record.tokens.total)} tok  {fmt.cost(record.cost_usd)}  {self.clock}",
             no_wrap=True,
         )
-        tail = record.error or "\n".join(record.output_tail) or record.output_preview
-        lines = printable(tail).strip().splitlines()[-TAIL_LINES:]  # no terminal control
-        tail_text = Text("\n".join(lines), "red" if record.error else "dim", no_wrap=True,
-                         overflow="ellipsis")  # fmt: skip
-        return Group(title, prompt, step, bar, usage, tail_text)
+        lines = shown_lines(record)
+        style = "red" if record.error else "dim"
+        if self.compact:
+            last = Text(lines[-1] if lines else "", style, no_wrap=True, overflow="ellipsis")
+            return Group(title, step, _bar(record, usage), last)
+        prompt = Text(record.prompt, "italic", no_wrap=True, overflow="ellipsis")
+        tail = Text("\n".join(lines[-TAIL_LINES:]), style, no_wrap=True, overflow="ellipsis")
+        return Group(title, prompt, step, _bar(record, None), usage, tail)
+
+
+def _bar(record: AgentRecord, usage: Text | None) -> Table:
+    """The progress bar and its percentage, with the usage beside it when compact."""
+    bar = Table.grid(expand=True, padding=(0, 1))
+    bar.add_column(ratio=1)
+    bar.add_column(width=4, justify="right")
+    cells: list[RenderableType] = [ProgressBar(total=100, completed=_percent(record)),
+                                   f"{_percent(record):.0f}%"]  # fmt: skip
+    if usage is not None:
+        bar.add_column(no_wrap=True)
+        cells.append(usage)
+    bar.add_row(*cells)
+    return bar
 
 
 def _percent(record: AgentRecord) -> float:

@@ -42,6 +42,8 @@ class CommandBackend(Backend):
             "COWORK_SUBTASK": ctx.subtask.prompt,
             "COWORK_SESSION_ID": ctx.session_id,
             "COWORK_AGENT": ctx.spec.name,
+            # where its plugin lives, by Claude Code's name (its scripts, its own files)
+            **({"CLAUDE_PLUGIN_ROOT": str(ctx.item.path)} if ctx.item.path else {}),
         }
         process = await anyio.open_process(
             ["sh", "-c", ctx.spec.command],
