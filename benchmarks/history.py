@@ -36,7 +36,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable
 
 from cowork_tui.core.archive.store import Archive
-from cowork_tui.core.config import Paths
 from cowork_tui.core.models import (
     AgentRecord,
     AgentState,
@@ -47,6 +46,7 @@ from cowork_tui.core.models import (
     Subtask,
     Tokens,
 )
+from cowork_tui.core.paths import Paths
 from cowork_tui.core.workspace import Workspace
 from cowork_tui.ui.app import CoworkApp
 

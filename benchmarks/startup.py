@@ -4,7 +4,8 @@ Each start is a fresh interpreter (imports included) in a 120x40 pseudo-terminal
 temporary HOME and COWORK_TUI_HOME (no user config, no ~/.claude plugins), timed from just before
 the process starts. First frame: the first write reaching the bottom row (Textual writes a full
 screen top to bottom, the footer's row last). Ready: the marketplace table shows its repo-health
-row (the bare app is ready at its first frame). Then ctrl+q. Medians of N runs, after a warm-up.
+row (the bare app is ready at its first frame); after the warm-up start, the rows come from the
+rows cache, shown while the workspace opens. Then ctrl+q. Medians of N runs, after a warm-up.
 Run: python benchmarks/startup.py [--runs N]
 """
 

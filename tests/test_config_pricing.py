@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from cowork_tui.core.config import Paths, load_settings
+from cowork_tui.core.config import load_settings
 from cowork_tui.core.errors import InputError
 from cowork_tui.core.models import Tokens
+from cowork_tui.core.paths import Paths
 from cowork_tui.core.pricing import Price, PriceTable
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cowork_tui.core.config import Paths
 from cowork_tui.core.errors import InputError
 from cowork_tui.core.marketplace.catalog import Catalog, missing_requirements
+from cowork_tui.core.paths import Paths
 
 from .marketplace_files import agent_text, entry, write_raw_marketplace
 

@@ -15,12 +15,12 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cowork_tui.core.config import Paths
 from cowork_tui.core.marketplace.agent_files import KNOWN_KEYS, load_agent
 from cowork_tui.core.marketplace.catalog import Catalog
 from cowork_tui.core.marketplace.frontmatter import PluginFileError
 from cowork_tui.core.marketplace.loader import load_marketplace
 from cowork_tui.core.models import Marketplace
+from cowork_tui.core.paths import Paths
 
 from .marketplace_files import agent_text, write_raw_marketplace
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from cowork_tui.core.config import Paths
 from cowork_tui.core.errors import InputError
 from cowork_tui.core.marketplace.agent_files import load_agent
 from cowork_tui.core.marketplace.catalog import Catalog
 from cowork_tui.core.marketplace.loader import load_marketplace
 from cowork_tui.core.marketplace.trust import describe_trust
 from cowork_tui.core.models import Item
+from cowork_tui.core.paths import Paths
 
 
 def write(root: Path, files: dict[str, str | dict[str, Any]]) -> None:

@@ -433,12 +433,8 @@ def default_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
-async def test_first_frame_then_the_workspace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """As `cowork-tui` starts: a first frame, then the default workspace opened in a thread;
-    the mode keys wait for it."""
-    default_home(tmp_path, monkeypatch)
+def hold_workspace_open(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The workspace opens only once the event returned is set."""
     go = threading.Event()
     really_open = Workspace.open
 
@@ -447,6 +443,16 @@ async def test_first_frame_then_the_workspace(
         return really_open(**kw)
 
     monkeypatch.setattr(Workspace, "open", held_open)
+    return go
+
+
+async def test_first_frame_then_the_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `cowork-tui` starts: a first frame, then the default workspace opened in a thread;
+    the mode keys wait for it."""
+    default_home(tmp_path, monkeypatch)
+    go = hold_workspace_open(monkeypatch)
     app = CoworkApp()
     async with app.run_test(size=SIZE) as pilot:
         assert "Opening the workspace" in text_of(app.query_one("#opening", Static))
@@ -460,6 +466,30 @@ async def test_first_frame_then_the_workspace(
         assert "repo-health@cowork-tui" in rows(app.screen.query_one("#items", DataTable))
         await pilot.press("3")
         assert isinstance(app.screen, HistoryScreen)
+        await engine_of(app)
+
+
+async def test_the_next_start_shows_the_marketplace_rows_before_the_workspace_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default_home(tmp_path, monkeypatch)
+    app = CoworkApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_of(app)
+        await pilot.pause()
+        for worker in [w for w in app.workers if w.group == "rows"]:  # the rows, kept
+            await worker.wait()
+    assert (tmp_path / "home" / "data" / "marketplace-rows.json").is_file()
+    go = hold_workspace_open(monkeypatch)
+    app = CoworkApp()
+    async with app.run_test(size=SIZE) as pilot:
+        with anyio.fail_after(10):
+            while not app.query("#opening-rows"):
+                await pilot.pause(0.02)
+        cached = app.query_one("#opening-rows", DataTable)
+        assert "repo-health@cowork-tui" in rows(cached)  # before the workspace opened
+        assert app.check_action("switch_mode", ()) is None  # keys wait for it
+        go.set()
         await engine_of(app)
 
 

@@ -14,7 +14,7 @@ from typing import Self
 import anyio
 
 from .archive.store import Archive, keep_alive
-from .config import Paths, Settings, default_paths, load_settings
+from .config import Settings, load_settings
 from .engine.backends.base import Backend
 from .engine.backends.claude import ClaudeBackend
 from .engine.backends.command import CommandBackend
@@ -25,6 +25,7 @@ from .errors import InputError
 from .launch import Launcher
 from .marketplace.catalog import Catalog, missing_requirements
 from .models import Item, Plan
+from .paths import Paths, default_paths
 from .planning.model import plan_with_fallback
 from .planning.plans import plan_task
 from .pricing import PriceTable

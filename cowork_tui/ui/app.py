@@ -103,9 +103,17 @@ class CoworkApp(App[int]):
         """In a thread: settings, crash recovery and the catalog, then the first mode."""
         gc.disable()  # opening allocates much and frees little: no collections meanwhile
         try:
+            from ..core.marketplace.rows_cache import claude_files, load_rows
+            from ..core.paths import default_paths
+
+            paths = default_paths()
+            inputs = [paths.marketplaces_file, paths.installed_file, *claude_files(Path.home())]
+            rows = load_rows(paths.rows_cache_file, inputs)
+            if rows:  # the marketplace as last shown, while the catalog loads
+                self.call_from_thread(self._show_rows, rows)
             from ..core.workspace import Workspace
 
-            workspace = Workspace.open(need_archive=True)  # history and sessions live there
+            workspace = Workspace.open(paths=paths, need_archive=True)  # sessions live there
             workspace.catalog.items()  # read here, not on the UI's thread
         except (InputError, OSError) as exc:
             self.call_from_thread(self._failed_to_open, exc)
@@ -115,6 +123,21 @@ class CoworkApp(App[int]):
         finally:
             gc.freeze()  # what the start loaded lives as long as the app: never scan it again
             gc.enable()
+
+    def _show_rows(self, rows: list[tuple[str, list[list[str]]]]) -> None:
+        """The first screen: the marketplace's rows as they were, keys dimmed until it opens."""
+        from textual.widgets import DataTable
+
+        from .widgets.item_rows import COLUMNS, row_texts
+
+        table: DataTable[Any] = DataTable(id="opening-rows", cursor_type="row")
+        self.query_one("#opening", Static).update(
+            "Opening the workspace… (the marketplace as last seen)"
+        )
+        self.screen.mount(table, after="#opening")
+        table.add_columns(*COLUMNS)
+        for key, cells in rows:
+            table.add_row(*row_texts(cells), key=key)
 
     def _failed_to_open(self, exc: InputError | OSError) -> None:
         self.open_error = exc  # run_app raises it: the CLI reports it and exits
@@ -131,9 +154,14 @@ class CoworkApp(App[int]):
         """The three modes, each screen given what it shows (its module loads on first use)."""
 
         def marketplace() -> Screen[None]:
+            from ..core.marketplace.rows_cache import save_rows
             from .screens.marketplace import MarketplaceScreen
 
-            return MarketplaceScreen(workspace.catalog, workspace.archive)
+            def remember(rows: list[tuple[str, list[list[str]]]]) -> None:
+                inputs = workspace.catalog.cache_inputs()
+                save_rows(workspace.paths.rows_cache_file, rows, *inputs)
+
+            return MarketplaceScreen(workspace.catalog, workspace.archive, remember)
 
         def sessions() -> Screen[None]:
             from .screens.monitor import MonitorScreen

@@ -13,12 +13,13 @@ import difflib
 import shutil
 from pathlib import Path
 
-from ..config import Paths
 from ..errors import InputError
 from ..models import Item, Marketplace
+from ..paths import Paths
 from .claude_code import discover_claude
 from .install_state import InstallState, load_marketplace_folders, save_marketplace_folders
 from .loader import MARKETPLACE_FILE, load_marketplace, load_plugin_folder
+from .rows_cache import claude_files
 from .trust import acts_on_the_machine, commands_hash, extras_hash, trust_prompt
 
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "bundled"
@@ -64,6 +65,20 @@ class Catalog:
         close = difflib.get_close_matches(ref, [i.ref for i in items] + [i.name for i in items])
         hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
         raise InputError(f"unknown item {ref!r}{hint} (see `cowork-tui marketplace list`)")
+
+    def cache_inputs(self) -> tuple[list[Path], list[Path]]:
+        """What the catalog is read from: the files that list marketplaces and installs, and
+        the folders of every marketplace and installed plugin it read."""
+        files = [self.paths.marketplaces_file, self.paths.installed_file,
+                 *claude_files(Path.home())]  # fmt: skip
+        markets = [m.path for m in self._all_loaded() if m.path is not None]
+        plugins = [
+            item.path
+            for market in self._all_loaded()
+            for item in market.items
+            if item.path is not None and not any(item.path.is_relative_to(m) for m in markets)
+        ]
+        return files, [*markets, *plugins]
 
     def stamp(self) -> tuple[float, ...]:
         """Changes when marketplaces are added or items installed (by any process)."""

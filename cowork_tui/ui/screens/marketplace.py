@@ -23,6 +23,7 @@ from ...core.models import Item, Marketplace
 from ...core.text import one_line
 from ..messages import LauncherRequested
 from ..refusals import explain_refusal
+from ..widgets.item_rows import COLUMNS, row_cells, row_texts
 from ..widgets.list_table import ListTable
 from .confirm import ConfirmScreen
 
@@ -94,16 +95,6 @@ def broken(market: Marketplace) -> Item:
     )
 
 
-def status_of(item: Item) -> Text:
-    if item.errors:
-        return Text("error", "red")
-    if not item.available:
-        return Text("unavailable", "dim")
-    if item.installed:
-        return Text("installed", "green") if item.trusted else Text("untrusted", "yellow")
-    return Text("available")
-
-
 class MarketplaceScreen(Screen[None]):
     SUB_TITLE = "Marketplace"
     AUTO_FOCUS = "#items"
@@ -116,10 +107,17 @@ class MarketplaceScreen(Screen[None]):
     ]
     item: reactive[Item | None] = reactive(None)
 
-    def __init__(self, catalog: Catalog, archive: Archive) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        archive: Archive,
+        remember: Callable[[list[tuple[str, list[list[str]]]]], None] = lambda rows: None,
+    ) -> None:
+        """`remember` keeps the rows shown, for the next start's first screen."""
         super().__init__()
         self.catalog = catalog
         self.archive = archive  # for the items' local statistics
+        self.remember = remember
         self.items: dict[str, Item] = {}
         self.stats: dict[str, ItemStats] = {}
         self._checks: Timer | None = None
@@ -139,15 +137,21 @@ class MarketplaceScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
         table = self.query_one("#items", DataTable)
-        table.add_columns("item", "marketplace", "status", "agents", "skills", "⚠")
+        table.add_columns(*COLUMNS)
         self._fill("")
         self._read_stats()
+        self._remember_rows()
 
     def reload(self) -> None:
         """Read the catalog and local stats again, keeping the cursor on the same item."""
         self._read_catalog()
         self._fill(self.query_one("#filter", Input).value)
         self._read_stats()
+        self._remember_rows()
+
+    @work(thread=True, exclusive=True, group="rows")
+    def _remember_rows(self) -> None:
+        self.remember([(ref, row_cells(item)) for ref, item in self.items.items()])
 
     def _read_catalog(self) -> None:
         markets = self.catalog.marketplaces()
@@ -191,10 +195,7 @@ class MarketplaceScreen(Screen[None]):
         for ref, item in self.items.items():
             haystack = f"{item.name} {item.marketplace} {item.description}".lower()
             if all(word in haystack for word in words):
-                names = Text(item.name), Text(item.marketplace)  # plain text, never markup
-                counts = str(len(item.agents)), str(len(item.skills))
-                warned = Text(str(len(item.warnings)), "yellow") if item.warnings else Text("")
-                table.add_row(*names, status_of(item), *counts, warned, key=ref)
+                table.add_row(*row_texts(row_cells(item)), key=ref)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
         self._show(self._highlighted())
