@@ -19,24 +19,14 @@ sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
-from textual.widgets import Input, TextArea  # noqa: E402
 
 from cowork_tui.ui.app import CoworkApp  # noqa: E402
 from cowork_tui.ui.screens.output import OutputScreen  # noqa: E402
 from tests.ui_fixtures import FINISHED, RUNNING, TEN, frozen_engine  # noqa: E402
-from tests.ui_support import archive_read, make_app, open_workspace  # noqa: E402
+from tests.ui_support import archive_read, make_app, open_launcher, open_workspace  # noqa: E402
 
 SIZE = (120, 40)
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
-
-
-async def launcher(pilot: Pilot[Any]) -> None:
-    await pilot.press("down", "l")
-    task = pilot.app.screen.query_one(TextArea)
-    task.cursor_blink = False
-    task.text = "Review the diff of parser.py"
-    pilot.app.screen.query_one("#cwd", Input).value = "/home/me/project"  # not the test's
-    await pilot.pause(0.5)
 
 
 async def output(pilot: Pilot[Any]) -> None:
@@ -54,7 +44,7 @@ def keys(*pressed: str) -> Steps:
 
 SHOTS: dict[str, Steps] = {
     "marketplace": keys(),
-    "launcher": launcher,
+    "launcher": open_launcher,
     "monitor": keys("2"),
     "monitor-ten": keys("2", "down"),  # the session of ten agents, in a grid
     "monitor-table": keys("2", "down", "v", "j", "j"),

@@ -25,7 +25,6 @@ from cowork_tui.core.engine.backends.select import (
 )
 from cowork_tui.core.engine.protocol import LaunchRequest
 from cowork_tui.core.models import AgentState, Item, Plan, SessionState, Subtask, Tokens
-from cowork_tui.core.planning.model import model_plan, plan_with_fallback
 from cowork_tui.core.pricing import Price, PriceTable
 from tests.claude_support import Reporter, alive, cli_processes, collect, context, spec
 from tests.engine_support import running_engine
@@ -325,42 +324,3 @@ async def test_max_turns_ends_cleanly(
     assert outcome.error == "stopped at its turn limit (max_turns=2) before finishing"
     assert reporter.usages[-1][0].input == 10 * len(api.conversation("MARKER-A"))
     assert not cli_processes()
-
-
-@needs_sdk
-@pytest.mark.claude
-async def test_model_planner_plans_and_falls_back(
-    api: FakeAnthropic, backend: ClaudeBackend
-) -> None:
-    item = Item(
-        name="review",
-        marketplace="tests",
-        agents=(spec("scanner", description="finds secrets"), spec("linter")),
-    )
-    good = {
-        "subtasks": [
-            {"id": "scan", "agent": "scanner", "prompt": "scan for secrets"},
-            {"id": "lint", "agent": "linter", "prompt": "lint the code"},
-            {
-                "id": "sum",
-                "agent": "merge",
-                "prompt": "combine",
-                "after": ["scan", "lint"],
-                "merge": True,
-            },
-        ]
-    }
-    bad = {"subtasks": [{"id": "x", "agent": "nobody", "prompt": "?"}]}
-    api.script(
-        "split a task into subtasks",
-        Reply("", Usage(50, 20), tool=("StructuredOutput", good)),
-        Reply("", Usage(50, 20), tool=("StructuredOutput", bad)),
-    )
-    plan = await model_plan(item, "review the repo", env=backend.setup.env)
-    assert plan is not None and plan.source == "model"
-    assert plan.pattern == "fan-out-fan-in"
-    assert [s.id for s in plan.subtasks] == ["scan", "lint", "sum"]
-    assert "scanner: finds secrets" in api.requests[0].text  # the agents were described
-
-    fallback = await plan_with_fallback(item, "scan the code and lint it", env=backend.setup.env)
-    assert fallback.source == "heuristic"

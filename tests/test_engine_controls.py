@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from cowork_tui.core.errors import ControlError
-from cowork_tui.core.models import AgentSpec, AgentState, Item, Plan, SessionState
+from cowork_tui.core.models import AgentSpec, AgentState, Item, Plan, SessionRecord, SessionState
 from cowork_tui.core.procs import group_members, is_stopped
 from tests.engine_support import (
     GatedBackend,
@@ -47,7 +47,7 @@ async def test_cancel_during_planning_spawns_nothing() -> None:
     planning = anyio.Event()
     gated = GatedBackend()
 
-    async def slow_planner(item: Item, task: str) -> Plan:
+    async def slow_planner(item: Item, session: SessionRecord) -> Plan:
         planning.set()
         await anyio.sleep_forever()
         raise AssertionError("unreachable")

@@ -4,9 +4,9 @@ import pytest
 
 from cowork_tui.core.errors import InputError
 from cowork_tui.core.models import AgentSpec, CoworkDefaults, Item, WorkflowStep
-from cowork_tui.core.planning.builtin import MERGE_AGENT
-from cowork_tui.core.planning.heuristic import split_parts, split_stages
+from cowork_tui.core.planning.builtin import GENERAL_PURPOSE, MERGE_AGENT
 from cowork_tui.core.planning.plans import plan_task
+from cowork_tui.core.planning.split import read_task, split_stages
 
 
 def agent(name: str, description: str) -> AgentSpec:
@@ -34,18 +34,54 @@ def test_splits_stages_on_sequence_words() -> None:
     assert split_stages("check security. After that, summarize") == ["check security", "summarize"]
 
 
-def test_splits_parts_on_lists_sentences_and_clauses() -> None:
-    assert split_parts("- check a\n- check b\n- check c") == ["check a", "check b", "check c"]
-    assert split_parts("Check the auth code. Profile the parser.") == [
-        "Check the auth code",
-        "Profile the parser",
+def pieces(task: str) -> list[tuple[str, ...]]:
+    return [sentence.pieces for stage in read_task(task).stages for sentence in stage]
+
+
+def test_reads_lists_sentences_lines_and_clauses() -> None:
+    assert pieces("- check a\n- check b\n- check c") == [("check a",), ("check b",), ("check c",)]
+    assert pieces("1. scan\n2) lint") == [("scan",), ("lint",)]
+    assert pieces("check a\ncheck b\ncheck c") == [("check a",), ("check b",), ("check c",)]
+    assert pieces("Check the auth code. Profile the parser.") == [
+        ("Check the auth code",),
+        ("Profile the parser",),
     ]
-    assert split_parts("audit the secrets and profile the hot loop") == [
-        "audit the secrets",
-        "profile the hot loop",
+    assert pieces("audit the secrets and profile the hot loop") == [
+        ("audit the secrets", "profile the hot loop")
     ]
-    # "security and performance" is one noun phrase, not two clauses
-    assert split_parts("review security and performance") == ["review security and performance"]
+    assert pieces("check comments, error handling, tests and types") == [
+        ("check comments", "error handling", "tests", "types")
+    ]
+    # the phrase of a preposition stays whole, and so does a verb on its own
+    assert pieces("Create a plugin with a hook and an agent") == [
+        ("Create a plugin with a hook and an agent",)
+    ]
+    assert pieces("Find and fix the bug") == [("Find and fix the bug",)]
+
+
+def test_a_sentence_that_sets_the_scene_is_context_not_a_subtask() -> None:
+    reading = read_task("We're adding a payments service. Review its security.")
+    assert reading.context == "We're adding a payments service"
+    assert [s.text for stage in reading.stages for s in stage] == ["Review its security"]
+    plan = plan_task(REVIEW, "We're adding a payments service. Check it for security flaws.")
+    assert [s.agent for s in plan.subtasks] == ["security-reviewer"]
+    assert "Context: We're adding a payments service" in plan.subtasks[0].prompt
+
+
+def test_pieces_of_one_concern_stay_one_subtask() -> None:
+    # "small" and "secure images" are one concern: no part owns "small"
+    item = Item(
+        name="docker",
+        marketplace="m",
+        agents=(
+            agent("image-builder", "Builds secure container images with Docker"),
+            agent("k8s-deployer", "Deploys services to Kubernetes clusters"),
+        ),
+    )
+    plan = plan_task(item, "Build small, secure Docker images")
+    assert [(s.agent, s.prompt) for s in plan.subtasks] == [
+        ("image-builder", "Build small, secure Docker images")
+    ]
 
 
 def test_parallel_parts_go_to_the_best_agents_and_are_merged() -> None:
@@ -77,6 +113,53 @@ def test_word_forms_meet() -> None:
     )
     plan = plan_task(item, "explore how auth works, then design a token refresh")
     assert [s.agent for s in plan.subtasks] == ["code-explorer", "code-architect"]
+
+
+def test_a_word_every_part_shares_decides_nothing() -> None:
+    item = Item(
+        name="pr",
+        marketplace="m",
+        agents=(
+            agent("code-reviewer", "Reviews code for bugs and style"),
+            agent("failure-hunter", "Reviews code for silent failures and bad error handling"),
+            agent("comment-analyzer", "Reviews code comments for accuracy"),
+        ),
+    )
+    assert [s.agent for s in plan_task(item, "review the error handling").subtasks] == [
+        "failure-hunter"
+    ]
+    assert [s.agent for s in plan_task(item, "check the code comments").subtasks] == [
+        "comment-analyzer"
+    ]
+    # the stemmer meets word forms: "fixing", "fixes", "fixed"
+    fixer = item.model_copy(update={"agents": (*item.agents, agent("fixer", "Fixes bugs"))})
+    assert [s.agent for s in plan_task(fixer, "try fixing the login bug").subtasks] == ["fixer"]
+
+
+def test_a_concern_no_part_fits_goes_to_general_purpose_with_a_warning() -> None:
+    plan = plan_task(REVIEW, "check security vulnerabilities and order a pizza for the team")
+    assert [(s.agent, s.skills) for s in plan.subtasks[:2]] == [
+        ("security-reviewer", ()),
+        (GENERAL_PURPOSE, ()),
+    ]
+    assert plan.warnings == ("no agent or skill of review@m fits: order a pizza for the team",)
+
+
+def test_the_merger_is_the_part_that_says_it_combines_results() -> None:
+    # a name that sounds like coordinating is not enough
+    item = REVIEW.model_copy(
+        update={
+            "agents": (
+                *REVIEW.agents[:2],
+                agent("error-coordinator", "Mines error logs for recurring failures"),
+            )
+        }
+    )
+    plan = plan_task(item, "look for security vulnerabilities and find performance problems")
+    assert plan.subtasks[-1].agent == MERGE_AGENT
+    # REVIEW's coordinator "combines the reviewers' findings"
+    plan = plan_task(REVIEW, "look for security vulnerabilities and find performance problems")
+    assert plan.subtasks[-1].agent == "coordinator"
 
 
 def test_builtin_merge_when_the_item_has_no_coordinator() -> None:

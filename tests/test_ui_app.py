@@ -121,6 +121,31 @@ async def test_launcher_previews_validates_and_launches(workspace: FastWorkspace
         assert "COMPLETED" in text_of(app.screen.query_one("#session-stage", Static))
 
 
+async def test_launcher_shows_the_plans_warnings_and_who_plans(
+    workspace: FastWorkspace, tmp_path: Path
+) -> None:
+    agents = {"scanner": {"description": "Finds leaked secrets"}, "linter": {}}
+    market = write_marketplace(tmp_path / "models", {"helpers": {"agents": agents}}, "models")
+    workspace.catalog.add_marketplace(market)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await engine_of(app)
+        await pilot.press("slash", *"helpers", "enter", "l")
+        launcher = app.screen
+        assert isinstance(launcher, LauncherScreen)
+        launcher.query_one("#task", TextArea).text = "find leaked secrets and order a pizza"
+        launcher.update_preview()
+        plan = text_of(launcher.query_one("#plan", Static))
+        assert "planned from the task's words" in plan
+        notice = text_of(launcher.query_one("#launch-error", Static))
+        assert "⚠ no agent or skill of helpers@models fits: order a pizza" in notice
+        assert "Claude plans the session" not in plan  # auto: the demo backend here
+        launcher.query_one("#backend", Select).value = "claude"
+        await pilot.pause()
+        plan = text_of(launcher.query_one("#plan", Static))
+        assert "Claude plans the session when it starts" in plan
+
+
 async def test_untrusted_item_is_refused_inline(workspace: FastWorkspace) -> None:
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:

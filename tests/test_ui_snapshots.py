@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, TextArea
 
 from cowork_tui.ui.app import CoworkApp
 from cowork_tui.ui.screens.output import OutputScreen
 from tests.ui_fixtures import FINISHED, RUNNING, TEN, frozen_engine
-from tests.ui_support import FastWorkspace, archive_read, make_app, open_workspace
+from tests.ui_support import FastWorkspace, archive_read, make_app, open_launcher, open_workspace
 
 SIZE = (100, 30)
 
@@ -53,14 +52,6 @@ def test_marketplace(snap_compare: Any, workspace: FastWorkspace) -> None:
 
 
 def test_launcher(snap_compare: Any, workspace: FastWorkspace) -> None:
-    async def open_launcher(pilot: Pilot[Any]) -> None:
-        await pilot.press("down", "l")
-        task = pilot.app.screen.query_one(TextArea)
-        task.cursor_blink = False
-        task.text = "Review the diff of parser.py"
-        pilot.app.screen.query_one("#cwd", Input).value = "/home/me/project"  # not the test's
-        await pilot.pause(0.5)  # the preview is debounced
-
     assert snap_compare(frozen_app(workspace), terminal_size=SIZE, run_before=open_launcher)
 
 

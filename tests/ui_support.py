@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input, Static, TextArea
 from textual.worker import WorkerCancelled
 
 from cowork_tui.core.engine.backends.base import Backend
@@ -92,3 +93,15 @@ async def archive_read(pilot: Pilot[Any]) -> None:
         with contextlib.suppress(WorkerCancelled):  # a newer read of the same screen won
             await worker.wait()
     await pilot.pause()
+
+
+async def open_launcher(pilot: Pilot[Any]) -> None:
+    """The launcher on the second item, with a task and its plan previewed (for pictures)."""
+    await pilot.press("down", "l")
+    task = pilot.app.screen.query_one(TextArea)
+    task.cursor_blink = False
+    task.text = "Review the diff of parser.py"
+    pilot.app.screen.query_one("#cwd", Input).value = "/tmp"  # a folder on every machine
+    await pilot.pause(0.5)  # the preview is debounced
+    error = pilot.app.screen.query_one("#launch-error", Static)
+    assert not str(error.render()), error.render()  # the picture shows a plan, not an error

@@ -26,7 +26,7 @@ def open_tui() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import history, marketplace, run  # they load the core, which the TUI loads later
+    from . import history, marketplace, plan, run  # they load the core, which the TUI loads later
 
     parser = argparse.ArgumentParser(
         prog="cowork-tui",
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cowork-tui {__version__}")
     parser.set_defaults(handler=lambda args: open_tui())
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (run, history, marketplace):
+    for module in (run, plan, history, marketplace):
         module.register(subparsers)
     return parser
 

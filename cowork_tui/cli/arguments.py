@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import get_args
 
+from ..core.config import BackendChoice
 from ..core.errors import InputError
+from ..core.models import MAX_PARALLEL, MIN_PARALLEL
 from ..core.text import parse_int
 
 
@@ -19,3 +22,23 @@ def whole_number(what: str, low: int, high: int | None = None) -> Callable[[str]
             raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{what}: ")) from None
 
     return parse
+
+
+def session_arguments(parser: argparse.ArgumentParser) -> None:
+    """ITEM, TASK and the options of a session: `run`, `launch` and `plan`."""
+    parser.add_argument("item", help="plugin or plugin@marketplace")
+    parser.add_argument("task", help="what the agents should do")
+    parser.add_argument(
+        "--backend",
+        choices=get_args(BackendChoice),
+        default=None,
+        help="runs the model agents: claude (Claude Code), demo (a simulation) or auto "
+        "(claude when available); default from config, else auto",
+    )
+    parser.add_argument(
+        "--max-parallel",
+        type=whole_number("--max-parallel", MIN_PARALLEL, MAX_PARALLEL),
+        default=None,
+        metavar="N",
+        help="agents running at once, 1..10 (default: the item's maxParallelAgents)",
+    )

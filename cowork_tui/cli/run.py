@@ -1,4 +1,4 @@
-"""`run`, `plan` and `launch`, and the TUI itself when no command is given."""
+"""`run` and `launch`, and the TUI itself when no command is given."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ import signal
 import sys
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import anyio
 
-from ..core.config import BackendChoice
 from ..core.engine.protocol import Engine, LaunchRequest
 from ..core.errors import InputError
-from ..core.models import MAX_PARALLEL, MIN_PARALLEL, Item, Plan, SessionRecord, SessionState
-from ..core.planning.plans import plan_task
+from ..core.models import SessionRecord, SessionState
 from ..core.text import printable
 from ..core.workspace import Workspace
-from .arguments import whole_number
+from .arguments import session_arguments
 
 EXIT_CODES = {SessionState.COMPLETED: 0, SessionState.FAILED: 1, SessionState.CANCELLED: 1}
 EXIT_PARTIAL = 3
@@ -33,41 +31,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Run ITEM on TASK without the TUI. Exit codes: 0 completed, 3 completed with "
         "failed agents, 1 failed, 130 cancelled by SIGINT/SIGTERM, 2 bad usage or input.",
     )
-    _session_arguments(run)
+    session_arguments(run)
     run.add_argument("--cwd", type=Path, default=None, help="working directory of the agents")
     run.add_argument("--json", action="store_true", help="print one JSON session record")
     run.set_defaults(handler=cmd_run)
 
-    plan = subparsers.add_parser("plan", help="show the plan for a task; nothing runs")
-    plan.add_argument("item", help="plugin or plugin@marketplace")
-    plan.add_argument("task", help="what the agents should do")
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
-    plan.set_defaults(handler=cmd_plan)
-
     launch = subparsers.add_parser(
         "launch", help="open the TUI on the monitor with this session started"
     )
-    _session_arguments(launch)
+    session_arguments(launch)
     launch.set_defaults(handler=cmd_launch)
-
-
-def _session_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("item", help="plugin or plugin@marketplace")
-    parser.add_argument("task", help="what the agents should do")
-    parser.add_argument(
-        "--backend",
-        choices=get_args(BackendChoice),
-        default=None,
-        help="runs the model agents: claude (Claude Code), demo (a simulation) or auto "
-        "(claude when available); default from config, else auto",
-    )
-    parser.add_argument(
-        "--max-parallel",
-        type=whole_number("--max-parallel", MIN_PARALLEL, MAX_PARALLEL),
-        default=None,
-        metavar="N",
-        help="agents running at once, 1..10 (default: the item's maxParallelAgents)",
-    )
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
@@ -78,27 +51,6 @@ def cmd_launch(args: argparse.Namespace) -> int:
     if notice:
         print(notice, file=sys.stderr)
     return run_app(workspace, launch=request)
-
-
-def cmd_plan(args: argparse.Namespace) -> int:
-    workspace = Workspace.open()
-    item = workspace.catalog.find(args.item)
-    plan = plan_task(item, args.task)
-    if args.json:
-        print(json.dumps(plan.model_dump(mode="json"), indent=2))
-    else:
-        print(describe_plan(item, plan))
-    return 0
-
-
-def describe_plan(item: Item, plan: Plan) -> str:
-    lines = [f"{item.ref}: {plan.pattern} plan ({plan.source}), {len(plan.subtasks)} subtasks"]
-    for sub in plan.subtasks:
-        after = f"  after {', '.join(sub.after)}" if sub.after else ""
-        skills = f"  skills {', '.join(sub.skills)}" if sub.skills else ""
-        lines.append(f"  {sub.id:<20} {sub.agent:<24}{skills}{after}")
-        lines.append(f"      {sub.prompt}")
-    return "\n".join(lines)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -22,7 +22,9 @@ class Settings(BaseModel):
     grace_seconds: float = Field(5.0, ge=0, le=60)  # SIGTERM → SIGKILL on cancel and timeout
     stall_seconds: float = Field(60.0, ge=1, le=3600)  # a Claude API silent this long: failed
     bell: bool = True
-    model_planner: bool = False  # let Claude plan items without a workflow (heuristic fallback)
+    # Claude plans items without a workflow: "auto" when the session runs on Claude, true
+    # whenever Claude is available; the heuristic planner otherwise, and when Claude fails
+    model_planner: Literal["auto"] | bool = "auto"
     pricing: dict[str, Price] = {}  # model or tier name → price, overriding the built-in list
 
 

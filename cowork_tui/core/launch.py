@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
-from .engine.backends.select import resolve_backend
+from .engine.backends.select import claude_unavailable_reason, resolve_backend
 from .engine.protocol import LaunchRequest
 from .marketplace.catalog import Catalog
 from .models import Item, Plan, Tokens
@@ -22,10 +22,17 @@ TYPICAL_USAGE = Tokens(input=20_000, output=2_000)
 
 
 @dataclass(frozen=True)
+class Estimate:
+    duration: str  # in words: the item's own estimate
+    cost: str
+
+
+@dataclass(frozen=True)
 class Preview:
     plan: Plan
     backend: str  # the one that would run the model agents
-    cost: str  # the estimate, in words
+    estimate: Estimate
+    model_plans: bool  # Claude makes the session's plan when it starts: this one is a draft
 
 
 class Launcher:
@@ -85,11 +92,25 @@ class Launcher:
             return "command", None
         return resolve_backend(asked or self._settings.default_backend, self._claude_env)
 
+    def model_plans(self, item: Item, backend: str) -> bool:
+        """Whether Claude plans a session of `item` whose model agents run on `backend`."""
+        setting = self._settings.model_planner
+        if item.cowork.workflow or setting is False:
+            return False
+        if setting == "auto" or backend == "claude":
+            return backend == "claude"
+        return claude_unavailable_reason(self._claude_env) is None
+
     def preview(self, item: Item, task: str, backend: str | None) -> Preview:
         """What launching would run (InputError when it could not be planned)."""
         plan = plan_task(item, task)
         name, _ = self.backend_for(item, backend)
-        return Preview(plan, name, self._estimate_cost(item, plan, name))
+        return Preview(plan, name, self.estimate(item, plan, name), self.model_plans(item, name))
+
+    def estimate(self, item: Item, plan: Plan, backend: str) -> Estimate:
+        """How long and how much running `plan` might take, in words."""
+        duration = item.cowork.estimated_duration or "not given"
+        return Estimate(duration, self._estimate_cost(item, plan, backend))
 
     def _estimate_cost(self, item: Item, plan: Plan, backend: str) -> str:
         # a subtask whose agent is not the item's is a built-in one: general-purpose is a model

@@ -225,30 +225,7 @@ class Marketplace(Frozen):
     warnings: tuple[str, ...] = ()
 
 
-# --- plans -----------------------------------------------------------------------------
-
-Pattern = Literal["single", "sequential", "parallel", "fan-out-fan-in", "dag"]
-
-
-class Subtask(Frozen):
-    id: str
-    agent: str
-    prompt: str
-    after: tuple[str, ...] = ()
-    merge: bool = False  # a fan-in step that combines its upstream results
-    skills: tuple[str, ...] = ()  # the item's skills and commands this subtask should use
-
-
-class Plan(Frozen):
-    pattern: Pattern
-    subtasks: tuple[Subtask, ...]
-    source: Literal["workflow", "heuristic", "model"] = "heuristic"
-
-
-# --- usage and records -----------------------------------------------------------------
-
-PREVIEW_CHARS = 2000  # an agent's output kept in its record (the file keeps all of it)
-
+# --- usage -----------------------------------------------------------------------------
 
 TokenCount = Annotated[int, Field(ge=0)]
 
@@ -271,6 +248,34 @@ class Tokens(Frozen):
             cache_read=self.cache_read + other.cache_read,
             cache_write=self.cache_write + other.cache_write,
         )
+
+
+# --- plans -----------------------------------------------------------------------------
+
+Pattern = Literal["single", "sequential", "parallel", "fan-out-fan-in", "dag"]
+
+
+class Subtask(Frozen):
+    id: str
+    agent: str
+    prompt: str
+    after: tuple[str, ...] = ()
+    merge: bool = False  # a fan-in step that combines its upstream results
+    skills: tuple[str, ...] = ()  # the item's skills and commands this subtask should use
+
+
+class Plan(Frozen):
+    pattern: Pattern
+    subtasks: tuple[Subtask, ...]
+    source: Literal["workflow", "heuristic", "model"] = "heuristic"
+    warnings: tuple[str, ...] = ()  # what the planner could not do well (e.g. no part fits)
+    tokens: Tokens = Tokens()  # what making it took (a model planner's call)
+    cost_usd: float = 0.0
+
+
+# --- records ---------------------------------------------------------------------------
+
+PREVIEW_CHARS = 2000  # an agent's output kept in its record (the file keeps all of it)
 
 
 class AgentRecord(Frozen):

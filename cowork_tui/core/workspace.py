@@ -19,15 +19,13 @@ from .engine.backends.base import Backend
 from .engine.backends.claude import ClaudeBackend
 from .engine.backends.command import CommandBackend
 from .engine.backends.demo import DemoBackend
-from .engine.backends.select import claude_unavailable_reason
 from .engine.local import LocalEngine
 from .errors import InputError
 from .launch import Launcher
 from .marketplace.catalog import Catalog, missing_requirements
-from .models import Item, Plan
+from .models import Item, Plan, SessionRecord
 from .paths import Paths, default_paths
-from .planning.model import plan_with_fallback
-from .planning.plans import plan_task
+from .planning.plans import check_plannable, plan_task
 from .pricing import PriceTable
 
 
@@ -71,22 +69,42 @@ class Workspace:
     def launcher(self) -> Launcher:
         return Launcher(self.catalog, self.settings, self.prices, self.paths.claude_config_dir)
 
-    def backends(self) -> dict[str, Backend]:
-        return {
-            "command": CommandBackend(),
-            "demo": DemoBackend(),
-            "claude": ClaudeBackend(
-                prices=self.prices,
-                stall_seconds=self.settings.stall_seconds,
-                config_dir=self.paths.claude_config_dir,
-            ),
-        }
+    @cached_property
+    def claude(self) -> ClaudeBackend:
+        return ClaudeBackend(
+            prices=self.prices,
+            stall_seconds=self.settings.stall_seconds,
+            config_dir=self.paths.claude_config_dir,
+        )
 
-    async def plan(self, item: Item, task: str) -> Plan:
-        """The heuristic plan, or Claude's when `model_planner` is on and Claude is available."""
-        if self.settings.model_planner and claude_unavailable_reason() is None:
-            return await plan_with_fallback(item, task)
-        return plan_task(item, task)
+    def backends(self) -> dict[str, Backend]:
+        return {"command": CommandBackend(), "demo": DemoBackend(), "claude": self.claude}
+
+    async def plan(
+        self,
+        item: Item,
+        task: str,
+        backend: str,
+        *,
+        max_parallel: int | None = None,
+        session_id: str = "",
+    ) -> Plan:
+        """The plan a session on `backend` runs: Claude's when the model planner is on for it
+        (the heuristic's, saying why, when Claude fails), else the heuristic's or the item's
+        declared workflow. InputError when it cannot be planned."""
+        check_plannable(item, task)
+        if not self.launcher.model_plans(item, backend):
+            return plan_task(item, task)
+        return await self.claude.plan(item, task, max_parallel=max_parallel, session_id=session_id)
+
+    async def _plan_session(self, item: Item, session: SessionRecord) -> Plan:
+        return await self.plan(
+            item,
+            session.task,
+            session.backend,
+            max_parallel=session.max_parallel,
+            session_id=session.id,
+        )
 
     @asynccontextmanager
     async def engine(self) -> AsyncIterator[LocalEngine]:
@@ -97,7 +115,7 @@ class Workspace:
             prices=self.prices,
             grace_seconds=self.settings.grace_seconds,
             outputs_dir=self.paths.outputs_dir,
-            planner=self.plan,
+            planner=self._plan_session,
             preflight=lambda item: missing_requirements(item, self.catalog),
         )
         async with engine, anyio.create_task_group() as tg:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 S, A = SessionState, AgentState
 
-Planner = Callable[[Item, str], Awaitable[Plan]]
+Planner = Callable[[Item, SessionRecord], Awaitable[Plan]]  # the plan of a session about to run
 Preflight = Callable[[Item], list[str]]  # the problems that keep an item from running
 
 
@@ -112,13 +112,14 @@ class ControlledSession:
     def _build(self) -> SessionRecord:
         agents = tuple(slot.record() for slot in self._slots.values())
         failed = tuple(a.subtask for a in agents if a.state.terminal and a.state is not A.SUCCEEDED)
+        plan = self._plan  # what making it cost counts in the session
         return self._base.model_copy(
             update={
                 "state": self._state,
-                "plan": self._plan,
+                "plan": plan,
                 "agents": agents,
-                "tokens": sum((a.tokens for a in agents), Tokens()),
-                "cost_usd": sum(a.cost_usd for a in agents),
+                "tokens": sum((a.tokens for a in agents), plan.tokens if plan else Tokens()),
+                "cost_usd": sum((a.cost_usd for a in agents), plan.cost_usd if plan else 0.0),
                 "agent_count": len(agents),
                 "failed_subtasks": failed,
                 "partial": self._state is S.COMPLETED and bool(failed),

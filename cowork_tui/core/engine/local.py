@@ -25,8 +25,8 @@ from .protocol import LaunchRequest, SessionRecorder
 from .session import SessionRun
 
 
-async def default_planner(item: Item, task: str) -> Plan:
-    return plan_task(item, task)
+async def default_planner(item: Item, session: SessionRecord) -> Plan:
+    return plan_task(item, session.task)
 
 
 class LocalEngine:

@@ -83,7 +83,7 @@ class SessionRun(ControlledSession):
         try:
             if plan is None:
                 with self._planning:
-                    plan = await self._setup.planner(self._item, self._base.task)
+                    plan = await self._setup.planner(self._item, self._base)
             if self._state.terminal or plan is None:  # cancelled while planning
                 return None
             check_plan(self._item, plan)

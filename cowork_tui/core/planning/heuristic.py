@@ -1,165 +1,129 @@
-"""The heuristic planner: a task's words → a DAG of subtasks, each mapped to one of the agents.
+"""The heuristic planner: a task's prose → a DAG of subtasks, each given the part of the item that
+fits it best (an agent, or a skill or command for the general-purpose agent).
 
-The task text is split into stages (sequence words: "then", "after that", "finally"...) and
-each stage into parts that run in parallel (list items, sentences, "and" between clauses).
-Every part goes to the agent whose name and description match it best; a merge step combines
-parallel results at the end.
+The task is read into stages and concerns (`split`); each concern goes to its best part (`rank`),
+the pieces of one sentence split into subtasks only when they go to different parts. A concern no
+part fits goes to the general-purpose agent, and the plan says so. Parallel results end in the
+item's merger (a part that says it combines results) or the built-in merge step.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 
-from ..models import AgentSpec, Item, Plan, Subtask
+from ..models import Item, Plan, Subtask
 from .builtin import GENERAL_PURPOSE, MERGE_AGENT
 from .dag import pattern_of
+from .rank import Pick, Ranker, merger_of
+from .split import Sentence, read_task
 
 MAX_SUBTASKS = 12
-
-_SEQUENCE = re.compile(
-    r"(?:[,;.]\s*|\s+)(?:and\s+)?(?:then|after\s+that|afterwards|next|finally|once\s+done)\b[,:]?\s*",
-    re.IGNORECASE,
-)
-_LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
-_AND = re.compile(r",?\s+and\s+|,\s+", re.IGNORECASE)
+# a piece of a sentence is a concern of its own only when it fits its part this well, next to
+# the sentence's best-fitting piece
+OWN_CONCERN = 0.5
 _WORD = re.compile(r"[a-z0-9]+")
-_MERGE_WORDS = {
-    "coordinator",
-    "coordinate",
-    "merge",
-    "synthesize",
-    "synthesise",
-    "combine",
-    "aggregate",
-    "summarize",
-    "summarise",
-    "report",
-    "writer",
-    "lead",
-    "consolidate",
-}
-_STOPWORDS = {
-    "a",
-    "an",
-    "the",
-    "and",
-    "or",
-    "of",
-    "to",
-    "in",
-    "on",
-    "for",
-    "with",
-    "by",
-    "is",
-    "are",
-    "be",
-    "it",
-    "its",
-    "this",
-    "that",
-    "these",
-    "those",
-    "as",
-    "at",
-    "from",
-    "into",
-    "all",
-    "any",
-    "use",
-    "when",
-    "you",
-    "your",
-    "our",
-    "we",
-    "can",
-    "will",
-    "should",
-    "agent",
-    "agents",
-    "then",
-    "after",
-    "please",
-    "make",
-    "do",
-    "get",
-    "about",
-    "each",
-    "every",
-    "also",
-    "so",
-    "if",
-    "not",
-    "no",
-}
 
 
 def plan_text(item: Item, task: str) -> Plan:
     """Plan `task` (already checked: see `plans.check_plannable`) from its words."""
-    stages = [parts for stage in split_stages(task) if (parts := split_parts(stage))]
-    matcher = _Matcher(item)
+    reading = read_task(task)
+    ranker = Ranker(item)
     subtasks: list[Subtask] = []
+    warnings: list[str] = []
     previous: tuple[str, ...] = ()
-    for parts in stages:
+    for stage in reading.stages:
         current = []
-        for part in parts[: MAX_SUBTASKS - len(subtasks)]:
-            agent, skills = matcher.best(part)
-            sid = _unique_id(_id_base(skills[0] if skills else agent), subtasks)
-            subtasks.append(
-                Subtask(
-                    id=sid,
-                    agent=agent,
-                    prompt=part,
-                    after=previous,
-                    merge=len(previous) > 1,
-                    skills=skills,
+        for sentence in stage:
+            for text, pick in _concerns(sentence, ranker):
+                if len(subtasks) >= MAX_SUBTASKS:
+                    warnings.append(f"more than {MAX_SUBTASKS} subtasks: left out: {text}")
+                    continue
+                if pick is None:
+                    pick = ranker.fallback()
+                    given = "" if pick.agent == GENERAL_PURPOSE else f" (given to {pick.agent})"
+                    warnings.append(f"no agent or skill of {item.ref} fits: {text}{given}")
+                ranker.use(pick)
+                sid = _unique_id(_id_base(pick.skills[0] if pick.skills else pick.agent), subtasks)
+                subtasks.append(
+                    Subtask(
+                        id=sid,
+                        agent=pick.agent,
+                        prompt=_prompt(text, sentence.text, reading.context),
+                        after=previous,
+                        merge=len(previous) > 1,
+                        skills=pick.skills,
+                    )
                 )
-            )
-            current.append(sid)
-        previous = tuple(current)
+                current.append(sid)
+        previous = tuple(current) or previous
     if len(previous) > 1:
-        merger = coordinator_of(item)
-        agent_name = merger.name if merger else MERGE_AGENT
+        merger = merger_of(item) or Pick(MERGE_AGENT, (), 0.0)
         subtasks.append(
             Subtask(
                 id=_unique_id("merge", subtasks),
-                agent=agent_name,
+                agent=merger.agent,
                 after=previous,
                 prompt=f"Combine the results of {', '.join(previous)} into one answer to: {task}",
                 merge=True,
+                skills=merger.skills,
             )
         )
-    return Plan(pattern=pattern_of(subtasks), subtasks=tuple(subtasks), source="heuristic")
+    return Plan(
+        pattern=pattern_of(subtasks),
+        subtasks=tuple(subtasks),
+        source="heuristic",
+        warnings=tuple(warnings),
+    )
 
 
-def split_stages(task: str) -> list[str]:
-    """Sequential stages, in order: the text between sequence words."""
-    return [s.strip(" ,;.") for s in _SEQUENCE.split(task) if s.strip(" ,;.")]
+def _concerns(sentence: Sentence, ranker: Ranker) -> list[tuple[str, Pick | None]]:
+    """The sentence's concerns and their parts: its pieces grouped while they go to the same
+    part or fit too weakly to stand alone; a piece after them that no part fits stands alone."""
+    if len(sentence.pieces) == 1:
+        return [(sentence.text, ranker.best(sentence.text))]
+    picks = [ranker.best(piece) for piece in sentence.pieces]
+    strongest = max((p.score for p in picks if p), default=0.0)
+
+    def alone(pick: Pick | None) -> bool:
+        return pick is not None and pick.score >= OWN_CONCERN * strongest
+
+    groups: list[tuple[list[str], Pick | None]] = []
+    for piece, pick in zip(sentence.pieces, picks, strict=True):
+        if not groups:
+            groups.append(([piece], pick))
+            continue
+        last = groups[-1][1]
+        if pick is None and last is not None:  # no part fits it: a concern of its own
+            groups.append(([piece], pick))
+        elif _same(pick, last) or not alone(pick):
+            groups[-1][0].append(piece)
+        elif not alone(last):  # a weak start ("Build small, …") joins the first strong piece
+            groups[-1] = ([*groups[-1][0], piece], pick)
+        else:
+            groups.append(([piece], pick))
+    if len(groups) == 1:
+        return [(sentence.text, ranker.best(sentence.text))]
+    concerns = []
+    for pieces, _ in groups:
+        text = _span(sentence.text, pieces)
+        concerns.append((text, ranker.best(text)))
+    return concerns
 
 
-def split_parts(stage: str) -> list[str]:
-    """Parallel parts of one stage: list items, else sentences, else clauses joined by "and"."""
-    lines = [ln for ln in stage.splitlines() if ln.strip()]
-    if sum(bool(_LIST_MARKER.match(ln)) for ln in lines) > 1:
-        parts = [_LIST_MARKER.sub("", ln) for ln in lines]
-    else:
-        parts = _SENTENCE.split(" ".join(ln.strip() for ln in lines))
-        if len(parts) == 1:
-            clauses = _AND.split(parts[0])
-            # only split where every side is a clause, not "security and performance"
-            if all(len(c.split()) >= 2 for c in clauses):
-                parts = clauses
-    return [p.strip(" ,;.") for p in parts if p.strip(" ,;.")]
+def _same(a: Pick | None, b: Pick | None) -> bool:
+    return a is not None and b is not None and (a.agent, a.skills) == (b.agent, b.skills)
 
 
-def coordinator_of(item: Item) -> AgentSpec | None:
-    """The item's agent that combines results, if it has one."""
-    for agent in item.agents:
-        if _MERGE_WORDS & _words(f"{agent.name} {agent.name.replace('-', ' ')}"):
-            return agent
-    return None
+def _span(sentence: str, pieces: list[str]) -> str:
+    """The sentence's text from its first piece to its last."""
+    start = sentence.find(pieces[0])
+    end = sentence.find(pieces[-1], max(start, 0)) + len(pieces[-1])
+    return sentence[start:end] if start >= 0 and end > start else " ".join(pieces)
+
+
+def _prompt(concern: str, sentence: str, context: str) -> str:
+    prompt = concern if concern == sentence else f"{concern} (part of: {sentence})"
+    return f"{prompt}\n\nContext: {context}" if context else prompt
 
 
 def _id_base(name: str) -> str:
@@ -173,51 +137,3 @@ def _unique_id(base: str, taken: list[Subtask]) -> str:
     while sid in ids:
         sid, n = f"{base}-{n}", n + 1
     return sid
-
-
-def _words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
-
-
-def _stem(word: str) -> str:
-    """A crude stem, enough to meet "explore", "explorer" and "exploring" at "explor"."""
-    for suffix in ("ions", "ing", "ers", "ion", "er", "es", "ed", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            word = word[: -len(suffix)]
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
-
-
-class _Matcher:
-    """Scores the item's agents, skills and commands against a part: name words weigh more than
-    description words. A skill or command goes to the general-purpose agent, which loads it."""
-
-    def __init__(self, item: Item) -> None:
-        # (agent, skills) for each candidate: the item's agents, then its skills and commands
-        self._picks: list[tuple[str, tuple[str, ...]]] = [(a.name, ()) for a in item.agents]
-        self._picks += [(GENERAL_PURPOSE, (s.name,)) for s in item.skills if s.model_invocable]
-        parts = [(a.name, a.description) for a in item.agents]
-        parts += [(s.name, s.description) for s in item.skills if s.model_invocable]
-        self._name_words = [_words(name.replace("-", " ")) for name, _ in parts]
-        self._desc_words = [_words(_first_paragraph(about)) for _, about in parts]
-        self._used: Counter[int] = Counter()
-
-    def best(self, part: str) -> tuple[str, tuple[str, ...]]:
-        """The agent for `part`, and the skills it should use."""
-        if not self._picks:  # nothing to choose from: the general-purpose agent, on its own
-            return GENERAL_PURPOSE, ()
-        words = _words(part)
-
-        def score(i: int) -> tuple[int, int, int]:
-            fit = 3 * len(words & self._name_words[i]) + len(words & self._desc_words[i])
-            # ties go to the least-used part, then to the order of the item
-            return fit, -self._used[i], -i
-
-        best = max(range(len(self._picks)), key=score)
-        self._used[best] += 1
-        return self._picks[best]
-
-
-def _first_paragraph(text: str) -> str:
-    """Descriptions may carry long `<example>` blocks; match on the prose before them."""
-    return text.split("<example>", 1)[0]

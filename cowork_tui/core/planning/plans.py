@@ -8,6 +8,12 @@ from ..models import Item, Plan, Subtask
 from .dag import pattern_of
 from .heuristic import plan_text
 
+SOURCES = {
+    "workflow": "the item's declared workflow",
+    "heuristic": "planned from the task's words",
+    "model": "planned by Claude",
+}
+
 
 def check_plannable(item: Item, task: str) -> None:
     """InputError unless `item` can run and `task` says something."""

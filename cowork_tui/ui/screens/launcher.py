@@ -22,6 +22,7 @@ from .confirm import ConfirmScreen
 
 BACKENDS = [("auto", "auto"), ("demo — simulation", "demo"), ("claude", "claude")]
 PREVIEW_DELAY = 0.3  # seconds of quiet typing before the plan is redrawn
+MODEL_PLANS = "Claude plans the session when it starts; below, the plan from the task's words."
 INSTALL_FIRST = "Not installed: it can act on this machine. ctrl+t shows what, and installs it."
 
 
@@ -89,9 +90,15 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
             error.update(Text(str(exc), "bold red"))
             plan_view.update("")
             return
-        error.update(Text(INSTALL_FIRST, "yellow") if self._needs_install() else "")
-        estimate = self.item.cowork.estimated_duration or "not given"
-        text = Text(f"estimated duration: {estimate} · cost: {preview.cost}\n\n", "bold")
+        # what to know before launching stays in sight, above the plan
+        notices = [INSTALL_FIRST] if self._needs_install() else []
+        notices += [f"⚠ {warning}" for warning in preview.plan.warnings]
+        error.update(Text("\n".join(notices), "yellow"))
+        estimate = preview.estimate
+        text = Text(f"estimated duration: {estimate.duration} · cost: {estimate.cost}\n", "bold")
+        if preview.model_plans:
+            text.append(MODEL_PLANS + "\n", "italic")
+        text.append("\n")
         text.append_text(draw_plan(preview.plan))
         plan_view.update(text)
 

@@ -6,6 +6,7 @@ from rich.text import Text
 
 from ...core.models import Plan
 from ...core.planning.dag import stages
+from ...core.planning.plans import SOURCES
 from ...core.text import one_line
 
 
@@ -13,7 +14,7 @@ def draw_plan(plan: Plan) -> Text:
     """sequential: a chain; parallel: a list; fan-out-fan-in: a list joined into the merge."""
     text = Text()
     text.append(f"{plan.pattern} ", "bold")
-    text.append(f"· {len(plan.subtasks)} subtasks · from the {plan.source}\n", "dim")
+    text.append(f"· {len(plan.subtasks)} subtasks · {SOURCES[plan.source]}\n", "dim")
     levels = stages(plan)
     for number, level in enumerate(levels):
         if number:

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ...models import Item, Plan
 from ...pricing import PriceTable
 from ...procs import is_same_process, process_start_time
 from .base import AgentContext, AgentOutcome, AgentReporter, AgentRun, Backend, BackendUnavailable
 from .claude_errors import describe_exception, describe_result_error, describe_stall
 from .claude_options import ClaudeSetup, agent_input, agent_options, extras_left_out
+from .claude_planner import plan_on_claude
 from .claude_usage import UsageMeter
 from .output import BoundedText
 from .select import INSTALL_HINT
@@ -76,6 +78,15 @@ class ClaudeBackend(Backend):
     async def start(self, ctx: AgentContext, reporter: AgentReporter) -> AgentRun:
         import_sdk()
         return ClaudeRun(ctx, reporter, self)
+
+    async def plan(
+        self, item: Item, task: str, *, max_parallel: int | None = None, session_id: str = ""
+    ) -> Plan:
+        """Claude's plan for `task` on `item`, else the heuristic's saying why (see
+        `claude_planner`)."""
+        return await plan_on_claude(
+            item, task, self.setup, self.prices, max_parallel=max_parallel, session_id=session_id
+        )
 
 
 class ClaudeRun(AgentRun):

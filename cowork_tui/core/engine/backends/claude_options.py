@@ -124,7 +124,7 @@ def agent_options(
         model=model_option(spec.model, setup.default_model),
         max_turns=spec.max_turns,
         cwd=str(ctx.cwd),
-        env=_cli_env(ctx, setup),
+        env=cli_env(setup, ctx.session_id),
         cli_path=setup.cli_path,
         include_partial_messages=True,
         plugins=plugins,  # type: ignore[arg-type]
@@ -137,7 +137,8 @@ def agent_options(
     )
 
 
-def _cli_env(ctx: AgentContext, setup: ClaudeSetup) -> dict[str, str]:
+def cli_env(setup: ClaudeSetup, session_id: str) -> dict[str, str]:
+    """The environment a CLI of the session gets, on top of ours."""
     env: dict[str, str] = {}
     # a failing API fails the agent in seconds, not after the CLI's ten retries (minutes)
     if RETRIES_VARIABLE not in os.environ:
@@ -148,4 +149,4 @@ def _cli_env(ctx: AgentContext, setup: ClaudeSetup) -> dict[str, str]:
         setup.config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         env["CLAUDE_CONFIG_DIR"] = str(setup.config_dir)
     # the session's id marks the CLI and its tools' processes: none outlives the session
-    return env | dict(setup.env) | {"COWORK_SESSION_ID": ctx.session_id}
+    return env | dict(setup.env) | {"COWORK_SESSION_ID": session_id}
