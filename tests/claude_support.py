@@ -34,6 +34,7 @@ class Reporter:
         self.steps: list[str] = []
         self.text = ""
         self.usages: list[tuple[Tokens, str | None, float | None]] = []
+        self.conversations: list[str] = []
         self.wrote = anyio.Event()  # some output has arrived
         self.writing = anyio.Event()  # the model's first words have streamed
 
@@ -51,6 +52,9 @@ class Reporter:
 
     def process(self, pgid: int, started: float) -> None:
         pass
+
+    def conversation(self, conversation_id: str) -> None:
+        self.conversations.append(conversation_id)
 
 
 def spec(

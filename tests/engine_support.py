@@ -72,6 +72,9 @@ class Recorder:
         if event is not None:
             self.events.append(event)
 
+    def claim(self, session_id: str) -> None:
+        pass  # one engine, no other process: nobody else resumes
+
     def session_states(self) -> list[str]:
         return [str(e.state) for e in self.events if e.kind == "session"]
 

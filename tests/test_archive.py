@@ -183,9 +183,10 @@ def test_item_stats_need_three_real_sessions_and_ignore_interruptions(archive: A
 
 def test_files_are_private_to_the_user(archive: Archive) -> None:
     archive.record(make_session())
-    for file in archive.path.parent.iterdir():
-        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
-    assert stat.S_IMODE(archive.path.parent.stat().st_mode) == 0o700
+    found = list(archive.path.parent.rglob("*"))
+    assert {p.name for p in found} >= {"archive.sqlite3", "owners"}  # and the owner's lock
+    for path in (archive.path.parent, *found):
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
 
 
 def test_archive_is_wal_and_passes_integrity_checks(archive: Archive, tmp_path: Path) -> None:
@@ -221,7 +222,7 @@ def test_heartbeat_keeps_alive_until_cancelled(
 
     anyio.run(beat_until_three)
     conn = sqlite3.connect(archive.path)
-    ((pid, last),) = conn.execute("SELECT pid, heartbeat_at FROM owners").fetchall()
+    ((pid, last),) = conn.execute("SELECT pid, heartbeat_at FROM owner_locks").fetchall()
     assert pid == os.getpid() and last == pytest.approx(beats[-1], abs=1)
     anyio.run(anyio.sleep, 0.05)
     assert len(beats) == 3  # cancelled: no beat after
@@ -370,5 +371,7 @@ def test_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
 def test_a_file_that_is_not_an_archive_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "archive.sqlite3"
     path.write_text(json.dumps({"not": "sqlite"}) * 200)
+    before = path.read_bytes()
     with pytest.raises(InputError, match="not a readable cowork-tui archive"):
         Archive(path)
+    assert path.read_bytes() == before

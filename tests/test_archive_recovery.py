@@ -1,11 +1,13 @@
 """Crash recovery at the archive level: a process recording a session is killed -9 at random
 points; the next start finds the archive intact, the session INTERRUPTED, its processes gone —
-and never touches a process whose pid was merely reused."""
+and never touches a process whose pid was merely reused, nor a session whose owner lives (its
+lock held) in another PID namespace or behind a pid that looks dead."""
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,12 +15,21 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cowork_tui.core.archive.owners import lock_held, owners_folder
 from cowork_tui.core.archive.store import Archive
+from cowork_tui.core.errors import InputError
 from cowork_tui.core.models import AgentState, SessionState
-from cowork_tui.core.procs import group_members, is_same_process, process_start_time
+from cowork_tui.core.procs import (
+    group_members,
+    is_same_process,
+    pid_namespace,
+    process_start_time,
+)
+from tests.archive_child import session
 
 ROOT = Path(__file__).parent.parent
 
@@ -87,7 +98,9 @@ def test_kill_9_at_random_points_then_recovery(tmp_path: Path) -> None:
         assert states == {"slow": AgentState.INTERRUPTED, "quick": AgentState.SUCCEEDED}
         assert record.agent("quick").output_preview == "quick result"  # type: ignore[union-attr]
         assert archive.events(session_id)[-1].state == "INTERRUPTED"
-        assert archive.list_sessions(search="quick result")[0].id == session_id
+        # found by its task; its outputs are indexed once it ends for good (it may be resumed)
+        assert archive.list_sessions(search="crash test")[0].id == session_id
+        assert archive.list_sessions(search="quick result") == []
         assert archive.recover() == []  # once only
         archive.close()
 
@@ -188,3 +201,175 @@ def test_a_dead_owner_not_yet_reaped_is_dead() -> None:
         time.sleep(0.02)  # it exited; not reaped yet: a zombie
     assert not is_same_process(child.pid, started)
     child.wait()
+
+
+# --- owners across PID namespaces and pid reuse --------------------------------------------
+
+
+def unshare_permitted() -> bool:
+    try:
+        done = subprocess.run([*UNSHARE_PID, "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+UNSHARE_PID = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+needs_pid_namespaces = pytest.mark.skipif(
+    not shutil.which("unshare") or not unshare_permitted(),
+    reason="`unshare --pid` is not permitted here",
+)
+RECOVER = (
+    "import sys; from pathlib import Path; from cowork_tui.core.archive.store import Archive; "
+    "print(Archive(Path(sys.argv[1])).recover())"
+)
+
+
+def owner_row(path: Path) -> tuple[str, int, int | None]:
+    conn = sqlite3.connect(path)
+    try:
+        ((owner_id, pid, pid_ns),) = conn.execute(
+            "SELECT id, pid, pid_ns FROM owner_locks"
+        ).fetchall()
+    finally:
+        conn.close()
+    return owner_id, pid, pid_ns
+
+
+def rewrite(path: Path, *statements: tuple[str, tuple[Any, ...]]) -> None:
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        for sql, params in statements:
+            conn.execute(sql, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def wait_lock_free(path: Path, owner_id: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while lock_held(owners_folder(path), owner_id):
+        assert time.monotonic() < deadline, f"the lock of {owner_id} is still held"
+        time.sleep(0.02)
+
+
+def a_dead_pid() -> int:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
+def test_a_live_owner_holding_its_lock_is_never_interrupted(tmp_path: Path) -> None:
+    """Its recorded pid is a dead process's (as seen from another namespace, or reused):
+    the lock it holds says it lives. Sessions of earlier versions keep the pid rule."""
+    path = tmp_path / "archive.sqlite3"
+    child = start_child(path, "alive", "loop")
+    pgid = wait_ready(child)
+    dead = a_dead_pid()
+    own = Archive(path)  # sessions as an earlier version wrote them: no owner id
+    output = tmp_path / "legacy.out"
+    for session_id in ("legacy-dead", "legacy-alive"):
+        own.record(session(session_id, 999999999, 1.0, output, 0))
+    me = (os.getpid(), process_start_time(os.getpid()))
+    rewrite(
+        path,
+        ("UPDATE sessions SET owner_pid = ?, owner_started = 1.0 WHERE id = 'alive'", (dead,)),
+        ("UPDATE owner_locks SET pid = ?, started = 1.0 WHERE pid = ?", (dead, child.pid)),
+        ("UPDATE sessions SET owner_id = NULL, owner_pid = ?, owner_started = 1.0 "
+         "WHERE id = 'legacy-dead'", (dead,)),
+        ("UPDATE sessions SET owner_id = NULL, owner_pid = ?, owner_started = ? "
+         "WHERE id = 'legacy-alive'", me),
+    )  # fmt: skip
+    try:
+        assert Archive(path).recover() == ["legacy-dead"]
+        assert Archive(path).get("alive").state is SessionState.RUNNING
+        assert Archive(path).get("legacy-alive").state is SessionState.RUNNING
+        assert group_members(pgid)
+    finally:
+        child.kill()
+        child.wait()
+    assert Archive(path).recover() == ["alive"]  # its lock went with it
+    assert wait_gone(pgid)
+
+
+def test_an_owner_of_another_pid_namespace_is_interrupted_but_never_signalled(
+    tmp_path: Path,
+) -> None:
+    """Its pids name other processes here: once its lock is free its session is INTERRUPTED,
+    and nothing is signalled."""
+    path = tmp_path / "archive.sqlite3"
+    child = start_child(path, "elsewhere", "loop")
+    pgid = wait_ready(child)
+    rewrite(path, ("UPDATE owner_locks SET pid_ns = coalesce(pid_ns, 0) + 1", ()))
+    child.kill()
+    child.wait()
+    try:
+        assert Archive(path).recover() == ["elsewhere"]
+        assert Archive(path).get("elsewhere").state is SessionState.INTERRUPTED
+        assert len(group_members(pgid)) == 3  # `sh` and its two sleepers: untouched
+    finally:
+        os.killpg(pgid, signal.SIGKILL)
+    assert wait_gone(pgid)
+
+
+@needs_pid_namespaces
+def test_a_session_run_in_another_pid_namespace_is_left_alone_while_it_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "archive.sqlite3"
+    contained = subprocess.Popen(
+        [*UNSHARE_PID, sys.executable, "-m", "tests.archive_child", str(path), "boxed", "loop"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wait_ready(contained)
+    owner_id, _, pid_ns = owner_row(path)
+    try:
+        assert pid_ns is not None and pid_ns != pid_namespace()
+        assert Archive(path).recover() == []
+        assert Archive(path).get("boxed").state is SessionState.RUNNING
+    finally:
+        contained.kill()  # and its namespace with it (--kill-child)
+        contained.wait()
+    wait_lock_free(path, owner_id)
+    assert Archive(path).recover() == ["boxed"]
+
+
+@needs_pid_namespaces
+def test_recovery_in_another_pid_namespace_leaves_a_live_session_alone(tmp_path: Path) -> None:
+    path = tmp_path / "archive.sqlite3"
+    child = start_child(path, "hosted", "loop")
+    pgid = wait_ready(child)
+    try:
+        inside = subprocess.run(
+            [*UNSHARE_PID, sys.executable, "-c", RECOVER, str(path)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert inside.returncode == 0, inside.stderr
+        assert inside.stdout.split() == ["[]"]
+        assert Archive(path).get("hosted").state is SessionState.RUNNING
+        assert group_members(pgid)
+    finally:
+        child.kill()
+        child.wait()
+    assert Archive(path).recover() == ["hosted"]
+    assert wait_gone(pgid)
+
+
+def test_resume_takes_a_session_for_this_owner_once(tmp_path: Path) -> None:
+    path = tmp_path / "archive.sqlite3"
+    first = Archive(path)
+    stopped = session("stopped", 999999999, 1.0, tmp_path / "s.out", 0)
+    first.record(stopped.model_copy(update={"state": SessionState.INTERRUPTED}))
+    first.close()
+    resumer = Archive(path)
+    resumer.claim("stopped")
+    conn = sqlite3.connect(path)
+    ((state, owner_id),) = conn.execute("SELECT state, owner_id FROM sessions").fetchall()
+    conn.close()
+    assert resumer.owner is not None and owner_id == resumer.owner.id
+    assert state == "INITIALIZING"
+    with pytest.raises(InputError, match="not INTERRUPTED"):
+        Archive(path).claim("stopped")
+    assert Archive(path).recover() == []  # its new owner lives
+    resumer.close()
+    assert Archive(path).recover() == ["stopped"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +133,50 @@ def test_install_errors_exit_2(
     assert main(["uninstall", "repo-health"]) == 2
 
 
-@pytest.mark.skipif(not INTEROP.is_dir(), reason=f"interop fixtures not found at {INTEROP}")
+def refuse_writes(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """Files cannot be made, as on a read-only or full disk (chmod would not stop root)."""
+
+    def refused(*args: object, dir: str = "", **kwargs: object) -> tuple[int, str]:
+        raise OSError(code, os.strerror(code), os.path.join(dir, ".x.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+
+
+@pytest.mark.parametrize(
+    ("code", "cause"), [(errno.EROFS, "read-only"), (errno.ENOSPC, "disk full")]
+)
+def test_a_home_that_cannot_be_written_is_said_in_words(
+    home: Path,
+    market: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    code: int,
+    cause: str,
+) -> None:
+    installed, listing = home / "data" / "installed.json", home / "config" / "marketplaces.json"
+    write_raw_marketplace(tmp_path / "other", {"name": "other", "plugins": []})
+    assert main(["marketplace", "add", str(market)]) == 0
+    for argv, file, setup in (
+        (["install", "tool", "--yes"], installed, []),
+        (["uninstall", "tool"], installed, ["install", "tool", "--yes"]),
+        (["marketplace", "add", str(tmp_path / "other")], listing, []),
+    ):
+        if setup:
+            assert main(setup) == 0
+        before = [f.read_bytes() if f.exists() else None for f in (installed, listing)]
+        capsys.readouterr()
+        with monkeypatch.context() as refusing:
+            refuse_writes(refusing, code)
+            assert main(argv) == 1, argv  # the machine's problem, not bad input
+        err = capsys.readouterr().err
+        assert err == f"cowork-tui: {cause}: {file} ({os.strerror(code)}); nothing was changed\n"
+        assert [f.read_bytes() if f.exists() else None for f in (installed, listing)] == before
+
+
 def test_real_marketplaces_through_the_cli(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if not INTEROP.is_dir():
+        pytest.fail(f"interop fixtures not found at {INTEROP} (shared/ beside the repo)")
     for folder in ("claude-code", "knowledge-work-plugins"):
         assert main(["marketplace", "add", str(INTEROP / folder)]) == 0
     items = list_json(capsys)

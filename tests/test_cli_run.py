@@ -174,6 +174,47 @@ def test_signal_cancels_and_leaves_no_grandchild(
         assert not Path(f"/proc/{pid}").exists() or _zombie(pid), f"process {pid} survived"
 
 
+# `cowork-tui ARGS...` that sends itself SIGNUM at the earliest moment: as soon as the
+# session exists (its row is in the archive), before anything else runs
+SIGNAL_AT_LAUNCH = """\
+import os, sys
+from cowork_tui.cli import main
+from cowork_tui.core.engine.local import LocalEngine
+
+launch = LocalEngine.launch
+
+
+def launch_then_signal(self, request):
+    session_id = launch(self, request)
+    os.kill(os.getpid(), int(sys.argv[1]))
+    return session_id
+
+
+LocalEngine.launch = launch_then_signal
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_as_the_session_starts_cancels_it(
+    home: Path, tmp_path: Path, signum: signal.Signals
+) -> None:
+    script = tmp_path / "signal_at_launch.py"
+    script.write_text(SIGNAL_AT_LAUNCH)
+    root = Path(__file__).parents[1]  # the cowork_tui under test
+    args = ["run", "piped", "a task", "--json", "--cwd", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, str(script), str(int(signum)), *args],
+        capture_output=True, text=True, timeout=120,
+        env=os.environ | {"COWORK_TUI_HOME": str(home), "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert done.returncode == 130, done.stderr
+    record = json.loads(done.stdout)
+    assert record["state"] == "CANCELLED" and record["error"] == f"cancelled ({signum.name})"
+    shown = cli(home, "history", "show", record["id"], "--json")
+    assert json.loads(shown.stdout)["state"] == "CANCELLED"
+
+
 def _zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"

@@ -43,6 +43,9 @@ class Reporter:
     def process(self, pgid: int, started: float) -> None:
         self.groups.append((pgid, started))
 
+    def conversation(self, conversation_id: str) -> None:
+        raise AssertionError("command agents have no conversation")
+
 
 def context(
     script: str, upstream: tuple[Upstream, ...] = (), cwd: Path = Path(".")

@@ -101,8 +101,10 @@ async def test_output_that_cannot_be_written_fails_the_agent_saying_why(tmp_path
         record = await engine.wait(engine.launch(solo("echo hello")))
     (agent,) = record.agents
     assert agent.state is A.FAILED and record.state is S.FAILED
-    assert agent.error is not None and agent.error.startswith("NotADirectoryError: ")
-    assert str(blocked) in agent.error
+    assert agent.error == (
+        f"cannot write: {blocked / record.id / 'a.txt'}: the agent's output could not be "
+        "written (Not a directory)"
+    )
 
 
 class FullDisk(Recorder):

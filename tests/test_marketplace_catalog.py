@@ -3,8 +3,11 @@ and the user's Claude Code marketplaces (read only)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -145,6 +148,30 @@ def test_uninstall(paths: Paths, tmp_path: Path) -> None:
         catalog.uninstall("chat")
     with pytest.raises(InputError, match="bundled items come installed"):
         catalog.uninstall("repo-health")
+
+
+def test_a_refused_write_changes_nothing(
+    paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = Catalog(paths)
+    catalog.add_marketplace(make_market(tmp_path / "m"))
+    catalog.install("chat", yes=False)
+
+    def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    changes: list[Callable[[], object]] = [
+        lambda: catalog.install("tool", yes=True),
+        lambda: catalog.uninstall("chat"),
+    ]
+    for change in changes:
+        with pytest.raises(OSError, match=rf"^read-only: {paths.installed_file} \("):
+            change()
+    assert catalog.find("chat").installed and not catalog.find("tool").installed
+    with pytest.raises(OSError, match=rf"^read-only: {paths.marketplaces_file} \("):
+        catalog.add_marketplace(make_market(tmp_path / "other", name="other"))
+    assert [m.name for m in catalog.marketplaces()] == ["cowork-tui", "local"]
 
 
 def test_unavailable_items_cannot_be_installed(paths: Paths, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from cowork_tui.core.marketplace.agent_files import KNOWN_KEYS, load_agent
 from cowork_tui.core.marketplace.catalog import Catalog
-from cowork_tui.core.marketplace.frontmatter import PluginFileError
+from cowork_tui.core.marketplace.frontmatter import PluginFileError, split_frontmatter
 from cowork_tui.core.marketplace.loader import load_marketplace
 from cowork_tui.core.models import Marketplace
 from cowork_tui.core.paths import Paths
@@ -149,6 +149,66 @@ def check_agent(text: str) -> None:
 @given(front=st.text(max_size=200), body=st.text(max_size=40))
 def test_any_frontmatter_text(front: str, body: str) -> None:
     check_agent(f"---\n{front}\n---\n{body}")
+
+
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # as plugin files are read (libyaml)
+# pieces of frontmatter lines that YAML reads in its own ways: indicators, quotes, comments,
+# colons, tabs, numbers, dates, booleans, nulls, merge keys, non-ASCII
+YAML_BITS = st.sampled_from(
+    [" ", "  ", "\t", "a", "Read", "é", "-", ":", ": ", "#", " #", "'", '"', "[", "]", "{", "}",
+     ",", "!", "&", "*", "|", ">", "%", "@", "`", "?", "(", ")", "=", "<<", "~", ".", "yes",
+     "No", "On", "null", "true", "1", "0x1F", "1_0", "1.5", ".inf", "1:30", "2001-01-01"]
+)  # fmt: skip
+FRONT_LINES = st.lists(
+    st.tuples(st.lists(YAML_BITS, max_size=3), st.lists(YAML_BITS, max_size=6)).map(
+        lambda kv: f"{''.join(kv[0]) or 'k'}:{''.join(kv[1])}"
+    )
+    | st.sampled_from(["", "  ", "# note", "- item", "  nested: x"]),
+    max_size=5,
+).map("\n".join)
+
+
+@FUZZ
+@given(front=FRONT_LINES)
+@example(front="name: x\ntools: Read, Grep\ndescription:")
+@example(front="a: yes\nb: 1:30 \nc: x # y")
+def test_frontmatter_fields_are_what_yaml_reads(front: str) -> None:
+    path = Path("/m/agents/a.md")
+    try:
+        expected = yaml.load(front, Loader=LOADER)
+    except (yaml.YAMLError, ValueError):  # read leniently then, with a warning, or refused
+        try:
+            _, _, warnings = split_frontmatter(
+                path, f"---\n{front}\n---\n", KNOWN_KEYS, required=True
+            )
+        except PluginFileError as exc:
+            assert "frontmatter: not valid YAML" in str(exc)
+        else:
+            assert any("frontmatter: not valid YAML" in w for w in warnings)
+        return
+    if expected is not None and not isinstance(expected, dict):
+        return  # a list or a scalar: refused, as tested above
+    meta, _, _ = split_frontmatter(path, f"---\n{front}\n---\n", KNOWN_KEYS, required=True)
+    assert meta == (expected or {})
+
+
+def test_plain_frontmatter_is_read_without_a_yaml_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    real_load = yaml.load
+
+    def counting_load(stream: str, Loader: Any) -> Any:
+        parsed.append(stream)
+        return real_load(stream, Loader=Loader)
+
+    monkeypatch.setattr(yaml, "load", counting_load)
+    plain = tmp_path / "plain.md"
+    plain.write_text("---\nname: plain\ndescription: Reads the code.\ntools: Read, Grep\n---\nGo.")
+    listed = tmp_path / "listed.md"
+    listed.write_text("---\nname: listed\ntools:\n  - Read\n  - Grep\n---\nGo.")
+    assert load_agent(plain)[0].tools == load_agent(listed)[0].tools == ("Read", "Grep")
+    assert [text.strip() for text in parsed] == ["name: listed\ntools:\n  - Read\n  - Grep"]
 
 
 @FUZZ

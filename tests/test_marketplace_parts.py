@@ -183,3 +183,80 @@ def test_the_trust_prompt_lists_everything_that_can_act_and_install_asks_for_it(
     installed = catalog.install("p@m", yes=True)
     assert installed.trusted and installed.extras_trusted
     catalog.check_trust(installed)
+
+
+# --- symlinks in a plugin's folders ------------------------------------------------------
+
+AGENT = "---\nname: {0}\ndescription: d\n---\nBody.\n"
+
+
+def link(path: Path, target: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    return path
+
+
+def test_symlinks_leading_out_of_the_marketplace_are_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    write(
+        outside,
+        {
+            "evil.md": AGENT.format("evil"),
+            "agents/evil2.md": AGENT.format("evil2"),
+            "skill/SKILL.md": skill("stolen"),
+            "SKILL.md": skill("stolen-file"),
+            "cmd.md": "Run it.",
+            "cmds/deep.md": "Deeper.",
+        },
+    )
+    root = tmp_path / "m"
+    links = [
+        link(root / "p/agents/evil.md", outside / "evil.md"),
+        link(root / "q/agents", outside / "agents"),
+        link(root / "p/skills/stolen", outside / "skill"),
+        link(root / "p/skills/half/SKILL.md", outside / "SKILL.md"),
+        link(root / "p/commands/cmd.md", outside / "cmd.md"),
+        link(root / "p/commands/sub", outside / "cmds"),
+    ]
+    p, q = market(
+        root,
+        {"name": "p", "source": "./p"},
+        {"name": "q", "source": "./q"},
+        files={"p/agents/good.md": AGENT.format("good"), "p/skills/fine/SKILL.md": skill("fine")},
+    )
+    assert [a.name for a in p.agents] == ["good"] and q.agents == ()
+    assert [s.name for s in p.skills] == ["fine"]
+    assert p.available and q.available and not p.errors
+    for found in links:
+        refused = [w for w in p.warnings + q.warnings if w.startswith(f"{found}: ")]
+        assert refused == [
+            f"{found}: a symlink leading out of the marketplace folder "
+            f"(to {str(found.readlink())!r}); not loaded"
+        ]
+
+
+def test_symlinks_that_stay_inside_the_marketplace_still_load(tmp_path: Path) -> None:
+    root = tmp_path / "m"
+    write(
+        root,
+        {
+            "shared/helper.md": AGENT.format("helper"),
+            "shared/skill/SKILL.md": skill("shared-skill"),
+            "shared/cmd.md": "Shared command.",
+            "shared/cmds/deep.md": "Deeper.",
+            "p/agents/own.md": AGENT.format("own"),
+        },
+    )
+    link(root / "p/agents/helper.md", Path("../../shared/helper.md"))
+    link(root / "p/skills/linked", root / "shared/skill")
+    link(root / "p/commands/cmd.md", Path("../../shared/cmd.md"))
+    link(root / "p/commands/sub", root / "shared/cmds")
+    link(root / "shared/cmds/again", Path("."))  # a loop: walked once
+    (p,) = market(root, {"name": "p", "source": "./p"})
+    assert [a.name for a in p.agents] == ["helper", "own"]
+    assert {s.name: s.kind for s in p.skills} == {
+        "shared-skill": "skill",
+        "cmd": "command",
+        "sub:deep": "command",
+    }
+    assert not p.warnings and not p.errors

@@ -176,6 +176,13 @@ def test_single_part_is_a_single_subtask() -> None:
     assert plan.subtasks[0].prompt == "write unit tests"
 
 
+def test_an_items_only_agent_fits_by_a_word_it_shares() -> None:
+    item = Item(name="writer", marketplace="m", agents=(agent("writer", "writes reports"),))
+    plan = plan_task(item, "write the report")
+    assert [s.agent for s in plan.subtasks] == ["writer"] and not plan.warnings
+    assert plan_task(item, "order a pizza").subtasks[0].agent == GENERAL_PURPOSE
+
+
 def test_declared_workflow_is_used_as_is() -> None:
     workflow = (
         WorkflowStep(id="scan", agent="security-reviewer", prompt="Scan: {task}"),

@@ -354,6 +354,61 @@ async def test_history_search_details_export_rerun(workspace: FastWorkspace) -> 
         await engine.wait(second[0])
 
 
+async def test_history_resumes_an_interrupted_session_under_its_id(
+    workspace: FastWorkspace,
+) -> None:
+    workspace.catalog.install("slow@testmarket", yes=True)
+    item = workspace.catalog.find("slow@testmarket")
+    async with workspace.engine() as first_run:  # the app quits while it runs
+        sid = first_run.launch(LaunchRequest(item=item, task="go", cwd=Path.cwd()))
+        await until(first_run, lambda: first_run.snapshot(sid).state is SessionState.RUNNING)
+        await first_run.shutdown("app quit")
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        await pilot.press("3")
+        await archive_read(pilot)
+        history = app.screen
+        assert isinstance(history, HistoryScreen) and history.selected == sid
+        assert history.check_action("resume", ()) is True
+        await pilot.press("R")
+        await until(engine, lambda: bool(engine.snapshots()))
+        (resumed,) = engine.snapshots()
+        assert resumed.id == sid
+        record = await engine.wait(sid)
+        assert record.state is SessionState.COMPLETED and len(record.resumed_at) == 1
+        app.poll_now()
+        await pilot.pause()
+        assert isinstance(app.screen, MonitorScreen)
+        await pilot.press("3")
+        await archive_read(pilot)
+        assert app.screen.check_action("resume", ()) is False  # COMPLETED now
+        await pilot.press("R")
+        assert "only an INTERRUPTED one resumes" in notes(app)
+
+
+async def test_an_archive_that_cannot_take_records_is_told_once_and_the_session_goes_on(
+    workspace: FastWorkspace,
+) -> None:
+    workspace.catalog.install("slow@testmarket", yes=True)
+    item = workspace.catalog.find("slow@testmarket")
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = await engine_of(app)
+        writer = workspace.archive._conn
+        assert writer is not None
+        (pages,) = writer.execute("PRAGMA page_count").fetchone()
+        writer.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full
+        task = "a task too long for the pages left " * 500
+        sid = app.launch(LaunchRequest(item=item, task=task, cwd=Path.cwd()))
+        assert sid is not None
+        await until(engine, lambda: engine.snapshot(sid).state is SessionState.RUNNING)
+        engine.cancel(sid)
+        await engine.wait(sid)
+        await pilot.pause()
+        assert notes(app).count("disk full") == 1, notes(app)
+
+
 async def test_history_pages_and_shows_tasks_verbatim(workspace: FastWorkspace) -> None:
     def session(n: int) -> SessionRecord:
         return FINISHED.model_copy(update={"id": f"20260102-{n:06d}-aa", "task": f"[b]task {n}"})
@@ -621,18 +676,20 @@ async def test_an_item_with_nothing_to_run_offers_no_launch_and_is_never_launche
         assert "nothing to run" in text_of(launcher.query_one("#launch-error", Static))
 
 
-async def test_markup_in_item_names_is_shown_as_text(
+async def test_markup_in_item_text_is_shown_as_text(
     workspace: FastWorkspace, tmp_path: Path
 ) -> None:
-    odd = {"odd[/b]x": {"agents": {"a": {"body": "Say hi."}}}}
-    workspace.catalog.add_marketplace(write_marketplace(tmp_path / "odd", odd, name="m[/i]"))
+    odd = {"odd": {"description": "odd[/b]x [bold]y", "agents": {"a": {"body": "Say hi."}}}}
+    workspace.catalog.add_marketplace(write_marketplace(tmp_path / "odd", odd, name="m"))
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one("#items", DataTable)
-        table.move_cursor(row=table.get_row_index("odd[/b]x@m[/i]"))
+        table.move_cursor(row=table.get_row_index("odd@m"))
+        await pilot.pause()
+        assert "odd[/b]x [bold]y" in text_of(app.screen.query_one("#details-text", Static))
         await pilot.press("l")
         assert isinstance(app.screen, LauncherScreen)
-        assert "odd[/b]x@m[/i]" in text_of(app.screen.query_one("#launcher-title", Static))
+        assert "odd@m" in text_of(app.screen.query_one("#launcher-title", Static))
 
 
 async def test_palette_lists_the_current_screens_actions(workspace: FastWorkspace) -> None:

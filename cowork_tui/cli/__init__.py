@@ -17,6 +17,7 @@ from ..core.errors import InputError
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+SESSION_COMMANDS = frozenset({"run", "resume", "launch"})  # and the TUI: they run sessions
 
 
 def open_tui() -> int:
@@ -26,7 +27,8 @@ def open_tui() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import history, marketplace, plan, run  # they load the core, which the TUI loads later
+    # they load the core, which the TUI loads later
+    from . import history, marketplace, plan, resume, run
 
     parser = argparse.ArgumentParser(
         prog="cowork-tui",
@@ -36,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cowork-tui {__version__}")
     parser.set_defaults(handler=lambda args: open_tui())
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (run, plan, history, marketplace):
+    for module in (run, resume, plan, history, marketplace):
         module.register(subparsers)
     return parser
 
@@ -46,8 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv:
             args = build_parser().parse_args(argv)
+            if argv[0] in SESSION_COMMANDS:
+                _adopt_orphans()
             code: int = args.handler(args)
         else:  # the TUI, straight away: it draws its first frame before it loads the core
+            _adopt_orphans()
             code = open_tui()
     except InputError as exc:
         print(f"cowork-tui: {exc}", file=sys.stderr)
@@ -70,3 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_FAILED
     return code
+
+
+def _adopt_orphans() -> None:
+    """What an agent's processes orphan stays below this process (Linux: a subreaper), so that
+    it is found and ended with its agent, never left to init."""
+    from ..core.procs import become_subreaper  # the standard library only
+
+    become_subreaper()

@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    sessions = Workspace.open(need_archive=True).archive.list_sessions(
+    sessions = Workspace.open(need_archive=True, read_only=True).archive.list_sessions(
         search=args.search, limit=args.limit
     )
     if args.json:
@@ -48,7 +48,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    archive = Workspace.open(need_archive=True).archive
+    archive = Workspace.open(need_archive=True, read_only=True).archive
     record = archive.get(args.id)
     if args.json:
         print(json.dumps(record.to_json(), indent=2))

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    workspace = Workspace.open(need_archive=args.json)  # the JSON has local statistics
+    workspace = Workspace.open(need_archive=args.json, read_only=True)  # JSON: local stats
     catalog = workspace.catalog
     markets = catalog.marketplaces()
     for problem in [*catalog.warnings, *(e for m in markets for e in m.errors)]:
@@ -59,7 +59,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    market = Workspace.open().catalog.add_marketplace(args.path)
+    market = Workspace.open(read_only=True).catalog.add_marketplace(args.path)
     broken = sum(1 for i in market.items if i.errors)
     note = f", {broken} with errors (see `cowork-tui marketplace list`)" if broken else ""
     print(f"added marketplace {market.name}: {len(market.items)} items{note}")
@@ -67,7 +67,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    catalog = Workspace.open().catalog
+    catalog = Workspace.open(read_only=True).catalog
     item = catalog.find(args.item)
     yes = args.yes
     if not yes and item.available and catalog.needs_confirmation(item) and sys.stdin.isatty():
@@ -85,7 +85,7 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    item = Workspace.open().catalog.uninstall(args.item)
+    item = Workspace.open(read_only=True).catalog.uninstall(args.item)
     print(f"uninstalled {item.ref}")
     return 0
 

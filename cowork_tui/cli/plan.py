@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    workspace = Workspace.open()
+    workspace = Workspace.open(read_only=True)
     launcher = workspace.launcher
     item = workspace.catalog.find(args.item)
     backend, notice = launcher.backend_for(item, args.backend)

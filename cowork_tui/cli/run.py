@@ -22,6 +22,8 @@ from .arguments import session_arguments
 EXIT_CODES = {SessionState.COMPLETED: 0, SessionState.FAILED: 1, SessionState.CANCELLED: 1}
 EXIT_PARTIAL = 3
 EXIT_SIGNAL = 130
+# each cancels the session (SIGHUP: the terminal closed)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,12 +62,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise InputError(f"--cwd: not a folder: {request.cwd}")
     if notice:
         print(notice, file=sys.stderr)
-    record, signalled = anyio.run(_run_session, workspace, request, args.json)
-    if args.json:
+    return run_to_end(workspace, request, args.json)
+
+
+def run_to_end(workspace: Workspace, request: LaunchRequest, as_json: bool) -> int:
+    """Run the session, print its record (or its result in words); the exit code of DESIGN §5."""
+    record, signalled = anyio.run(_run_session, workspace, request, as_json)
+    if as_json:
         print(json.dumps(record.to_json(), indent=2))
     else:
         print(describe_result(record))
-    if signalled:
+    if signalled and record.state is SessionState.CANCELLED:
         return EXIT_SIGNAL
     if record.state is SessionState.COMPLETED and record.partial:
         return EXIT_PARTIAL
@@ -84,28 +91,25 @@ def _request(
 async def _run_session(
     workspace: Workspace, request: LaunchRequest, quiet: bool
 ) -> tuple[SessionRecord, bool]:
-    """Run one session to its end; SIGINT/SIGTERM (and SIGHUP: the terminal closed) cancel it.
-    Returns (record, signalled)."""
+    """Run one session to its end; a stop signal cancels it, from before it exists (one that
+    comes first cancels it as it starts). Returns (record, signalled)."""
     signalled = False
-    async with workspace.engine() as engine, anyio.create_task_group() as tg:
-        session_id = engine.launch(request)
+    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        async with workspace.engine() as engine, anyio.create_task_group() as tg:
+            session_id = engine.launch(request)
 
-        async def on_signals() -> None:
-            nonlocal signalled
-            with anyio.open_signal_receiver(
-                signal.SIGINT, signal.SIGTERM, signal.SIGHUP
-            ) as signals:
+            async def cancel_on_signals() -> None:
+                nonlocal signalled
                 async for signum in signals:
                     signalled = True
-                    name = signal.Signals(signum).name
                     if not engine.snapshot(session_id).state.terminal:
-                        engine.cancel(session_id, reason=name)
+                        engine.cancel(session_id, reason=signal.Signals(signum).name)
 
-        tg.start_soon(on_signals)
-        if not quiet and sys.stderr.isatty():
-            tg.start_soon(_show_progress, engine, session_id)
-        record = await engine.wait(session_id)
-        tg.cancel_scope.cancel()
+            tg.start_soon(cancel_on_signals)
+            if not quiet and sys.stderr.isatty():
+                tg.start_soon(_show_progress, engine, session_id)
+            record = await engine.wait(session_id)
+            tg.cancel_scope.cancel()
     return record, signalled
 
 

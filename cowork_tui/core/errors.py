@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the TUI's first frame imports this module, before pydantic loads
@@ -14,6 +15,22 @@ class InputError(Exception):
 
 class ControlError(Exception):
     """A control that cannot apply now (e.g. pausing a finished session)."""
+
+
+_MACHINE_CAUSES = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "disk I/O error",
+}
+
+
+def machine_cause(exc: OSError) -> str | None:
+    """What the machine refused, as a user says it ("disk full", "read-only"...), if it is
+    one of those."""
+    return _MACHINE_CAUSES.get(exc.errno or 0)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -11,8 +11,10 @@ from pathlib import Path
 from .config import Settings
 from .engine.backends.select import claude_unavailable_reason, resolve_backend
 from .engine.protocol import LaunchRequest
+from .engine.resume import check_resumable
+from .errors import InputError
 from .marketplace.catalog import Catalog
-from .models import Item, Plan, Tokens
+from .models import Item, Plan, SessionRecord, Tokens
 from .planning.builtin import built_in_spec
 from .planning.plans import check_plannable, plan_task
 from .pricing import PriceTable
@@ -75,6 +77,27 @@ class Launcher:
             cwd=cwd,
         )
         return request, notice
+
+    def resume_request(self, record: SessionRecord) -> LaunchRequest:
+        """The request that continues INTERRUPTED session `record` under its id (DESIGN §4),
+        on its backend, in its folder; InputError when it cannot (nothing is launched)."""
+        item = self._catalog.find(f"{record.item}@{record.marketplace}")
+        check_resumable(record, item)
+        self._catalog.check_trust(item)
+        cwd = Path(record.cwd)
+        if not cwd.is_dir():
+            raise InputError(f"session {record.id}: its folder is gone: {cwd}")
+        if record.backend == "claude" and (why := claude_unavailable_reason(self._claude_env)):
+            raise InputError(f"session {record.id} ran on Claude, which cannot run here: {why}")
+        return LaunchRequest(
+            item=item,
+            task=record.task,
+            backend=record.backend,
+            max_parallel=record.max_parallel,
+            cwd=cwd,
+            plan=record.plan,
+            resumed=record,
+        )
 
     def needs_agreement(self, item: Item) -> bool:
         """Whether the user must see and agree to what `item` can do before it runs fully."""

@@ -11,7 +11,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+
+from .text import printable
 
 
 class SessionState(StrEnum):
@@ -75,6 +77,10 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
 
+# text from items and agents, shown to the user: escape sequences and control characters are
+# removed as it comes in, so no screen or command can pass them on to the terminal
+Shown = Annotated[str, AfterValidator(printable)]
+
 MIN_PARALLEL, MAX_PARALLEL = 1, 10
 SIMULATION = "demo"  # the backend that simulates model agents
 MaxParallel = Annotated[int, Field(ge=MIN_PARALLEL, le=MAX_PARALLEL)]  # agents running at once
@@ -86,13 +92,13 @@ MaxParallel = Annotated[int, Field(ge=MIN_PARALLEL, le=MAX_PARALLEL)]  # agents 
 class AgentSpec(Frozen):
     """One `agents/*.md` file of a plugin: a language-model agent or a command agent."""
 
-    name: str
-    description: str = ""
+    name: Shown
+    description: Shown = ""
     kind: Literal["command", "model"] = "model"
-    model: str | None = None  # as written: an alias (sonnet/opus/haiku), a full id, or "inherit"
-    tools: tuple[str, ...] | None = None  # None: Claude Code's default tools (no `tools:` line)
+    model: Shown | None = None  # as written: an alias (sonnet/opus/haiku), a full id, "inherit"
+    tools: tuple[Shown, ...] | None = None  # None: Claude Code's default tools (no `tools:`)
     max_turns: int | None = None
-    color: str | None = None
+    color: Shown | None = None
     system_prompt: str = ""  # the Markdown body
     command: str | None = None  # command agents only: run through `sh -c`
     timeout: float | None = None  # seconds; None = no limit
@@ -103,38 +109,38 @@ class SkillSpec(Frozen):
     """A skill (`skills/<dir>/SKILL.md`) or a command (`commands/*.md`) of a plugin: Markdown
     instructions an agent loads with the Skill tool, or that a `/plugin:name` prompt expands."""
 
-    name: str  # without the plugin's prefix
+    name: Shown  # without the plugin's prefix
     kind: Literal["skill", "command"] = "skill"
-    description: str = ""
+    description: Shown = ""
     user_invocable: bool = True  # `/plugin:name` runs it
     model_invocable: bool = True  # the model may load it with the Skill tool
-    argument_hint: str | None = None
-    shell: tuple[str, ...] = ()  # commands Claude Code runs locally when it expands it (!`…`)
+    argument_hint: Shown | None = None
+    shell: tuple[Shown, ...] = ()  # commands Claude Code runs locally when it expands it (!`…`)
     path: Path | None = None  # SKILL.md, or the command's file
 
 
 class McpServer(Frozen):
     """An MCP server a plugin starts: a local command or a URL."""
 
-    name: str
-    command: str | None = None  # the command line, as the trust prompt shows it
-    url: str | None = None
+    name: Shown
+    command: Shown | None = None  # the command line, as the trust prompt shows it
+    url: Shown | None = None
     config: dict[str, Any] = {}  # as written, for Claude Code
 
 
 class Hook(Frozen):
     """One hook entry of a plugin: an event, its matcher, what it runs."""
 
-    event: str
-    matcher: str | None = None
-    actions: tuple[str, ...] = ()  # "command: …", "prompt: …", as the trust prompt shows them
+    event: Shown
+    matcher: Shown | None = None
+    actions: tuple[Shown, ...] = ()  # "command: …", "prompt: …", as the trust prompt shows them
     config: dict[str, Any] = {}  # as written, for Claude Code
 
 
 class WorkflowStep(Frozen):
     id: str
     agent: str
-    prompt: str | None = None  # may hold `{task}`; default: the task itself
+    prompt: Shown | None = None  # may hold `{task}`; default: the task itself
     after: tuple[str, ...] = ()
     skills: tuple[str, ...] = ()  # of the item's skills and commands, the ones to use
 
@@ -143,7 +149,7 @@ class CoworkDefaults(Frozen):
     """The `cowork` extension object (marketplace entry wins over plugin.json)."""
 
     max_parallel_agents: MaxParallel = Field(3, alias="maxParallelAgents")
-    estimated_duration: str | None = Field(None, alias="estimatedDuration")
+    estimated_duration: Shown | None = Field(None, alias="estimatedDuration")
     avg_session_minutes: float | None = Field(None, alias="avgSessionMinutes", ge=0)
     completion_rate: float | None = Field(None, alias="completionRate", ge=0, le=1)
     requires: tuple[str, ...] = ()
@@ -153,12 +159,12 @@ class CoworkDefaults(Frozen):
 class Item(Frozen):
     """A plugin of a marketplace, as cowork-tui sees it."""
 
-    name: str
-    marketplace: str
-    description: str = ""
-    version: str | None = None
-    category: str | None = None
-    source: str = ""  # "./relative" path, or a readable description of a remote origin
+    name: Shown
+    marketplace: Shown
+    description: Shown = ""
+    version: Shown | None = None
+    category: Shown | None = None
+    source: Shown = ""  # "./relative" path, or a readable description of a remote origin
     available: bool = True  # False for remote sources (not available offline) or broken entries
     installed: bool = False
     trusted: bool = False  # bundled items, or commands confirmed at install time
@@ -167,10 +173,10 @@ class Item(Frozen):
     skills: tuple[SkillSpec, ...] = ()  # skills and commands
     mcp_servers: tuple[McpServer, ...] = ()
     hooks: tuple[Hook, ...] = ()
-    other_parts: tuple[str, ...] = ()  # what else it holds: "LSP servers", "output styles"
+    other_parts: tuple[Shown, ...] = ()  # what else it holds: "LSP servers", "output styles"
     cowork: CoworkDefaults = CoworkDefaults()
-    errors: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
+    errors: tuple[Shown, ...] = ()
+    warnings: tuple[Shown, ...] = ()
     claude_installed: bool = False  # installed in Claude Code (~/.claude/plugins)
     extras_trusted: bool = False  # its MCP servers and hooks were shown and agreed to
 
@@ -214,15 +220,15 @@ class Marketplace(Frozen):
     """A marketplace folder (`.claude-plugin/marketplace.json`) and its items, or a known
     marketplace that cannot be read offline (available=False, `origin` says where it lives)."""
 
-    name: str
+    name: Shown
     kind: Literal["bundled", "user", "claude"] = "user"
     path: Path | None = None  # the folder holding .claude-plugin/marketplace.json
-    origin: str = ""  # where it comes from, in words
-    description: str = ""
+    origin: Shown = ""  # where it comes from, in words
+    description: Shown = ""
     available: bool = True
     items: tuple[Item, ...] = ()
-    errors: tuple[str, ...] = ()  # only when marketplace.json itself cannot be read
-    warnings: tuple[str, ...] = ()
+    errors: tuple[Shown, ...] = ()  # only when marketplace.json itself cannot be read
+    warnings: tuple[Shown, ...] = ()
 
 
 # --- usage -----------------------------------------------------------------------------
@@ -258,7 +264,7 @@ Pattern = Literal["single", "sequential", "parallel", "fan-out-fan-in", "dag"]
 class Subtask(Frozen):
     id: str
     agent: str
-    prompt: str
+    prompt: Shown
     after: tuple[str, ...] = ()
     merge: bool = False  # a fan-in step that combines its upstream results
     skills: tuple[str, ...] = ()  # the item's skills and commands this subtask should use
@@ -268,7 +274,7 @@ class Plan(Frozen):
     pattern: Pattern
     subtasks: tuple[Subtask, ...]
     source: Literal["workflow", "heuristic", "model"] = "heuristic"
-    warnings: tuple[str, ...] = ()  # what the planner could not do well (e.g. no part fits)
+    warnings: tuple[Shown, ...] = ()  # what the planner could not do well (e.g. no part fits)
     tokens: Tokens = Tokens()  # what making it took (a model planner's call)
     cost_usd: float = 0.0
 
@@ -283,10 +289,10 @@ class AgentRecord(Frozen):
 
     subtask: str
     agent: str
-    prompt: str = ""
+    prompt: Shown = ""
     skills: tuple[str, ...] = ()
     state: AgentState = AgentState.PENDING
-    model: str | None = None
+    model: Shown | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
     duration_s: float | None = None  # wall time
@@ -297,24 +303,25 @@ class AgentRecord(Frozen):
     # whose prices: "pricing" (our table, config.toml overrides included), "claude-cli" (Claude
     # Code's own), "backend" (another runtime's); the note says when two figures differ
     cost_source: str | None = None
-    cost_note: str | None = None
-    error: str | None = None
-    output_preview: str = ""
+    cost_note: Shown | None = None
+    error: Shown | None = None
+    output_preview: Shown = ""
     output_path: str | None = None  # full output on disk
     progress: float | None = None  # 0..1 when the agent reports it
-    step: str = ""  # what it is doing now
-    output_tail: tuple[str, ...] = ()  # last lines, live only
+    step: Shown = ""  # what it is doing now
+    output_tail: tuple[Shown, ...] = ()  # last lines, live only
     pgid: int | None = None  # command agents: process group, for cleanup after a crash
     pgid_started: float | None = None  # that process's start time (guards against pid reuse)
+    conversation: str | None = None  # Claude agents: Claude Code's session id, to resume it
 
 
 class SessionRecord(Frozen):
     """The session record of DESIGN §5; also the engine's immutable, versioned snapshot."""
 
     id: str
-    item: str
-    marketplace: str
-    task: str
+    item: Shown
+    marketplace: Shown
+    task: Shown
     state: SessionState = SessionState.INITIALIZING
     partial: bool = False
     backend: str = "demo"
@@ -331,9 +338,10 @@ class SessionRecord(Frozen):
     cost_usd: float = 0.0
     agent_count: int = 0
     failed_subtasks: tuple[str, ...] = ()
-    summary: str = ""
-    error: str | None = None  # why the session failed or was cancelled, when it did
+    summary: Shown = ""
+    error: Shown | None = None  # why the session failed or was cancelled, when it did
     version: int = 0
+    resumed_at: tuple[datetime, ...] = ()  # each time it was continued after an interruption
 
     def agent(self, subtask: str) -> AgentRecord | None:
         return next((a for a in self.agents if a.subtask == subtask), None)
@@ -362,7 +370,7 @@ class SessionEvent(Frozen):
     kind: Literal["session", "agent", "control"]
     subtask: str | None = None  # agent events and agent controls
     state: str | None = None  # the new state (session/agent) or the control ("pause", ...)
-    reason: str | None = None  # why: the control's origin, an error, "app shutdown", ...
+    reason: Shown | None = None  # why: the control's origin, an error, "app shutdown", ...
 
 
 def active_seconds(record: AgentRecord | SessionRecord, now: datetime) -> float | None:

@@ -3,7 +3,6 @@ launch path and the engine."""
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +12,7 @@ from typing import Self
 
 import anyio
 
+from .archive.files import ArchiveError
 from .archive.store import Archive, keep_alive
 from .config import Settings, load_settings
 from .engine.backends.base import Backend
@@ -33,24 +33,30 @@ from .pricing import PriceTable
 class Workspace:
     paths: Paths
     settings: Settings = field(default_factory=Settings)
+    read_only: bool = False  # the archive is only read: no recovery, no writes, none created
 
     @classmethod
-    def open(cls, paths: Paths | None = None, *, need_archive: bool = False) -> Self:
-        """Load the settings and recover what a crashed run left behind (every command does).
-        An archive that cannot be used is a warning, or an error when the caller needs it."""
+    def open(
+        cls, paths: Paths | None = None, *, need_archive: bool = False, read_only: bool = False
+    ) -> Self:
+        """Load the settings and open the archive. Commands that run sessions (the default)
+        recover what a crashed run left behind; `read_only` ones (history, plan, marketplace)
+        never write to it — they read a crashed run's sessions as recovery will write them,
+        and end the processes those left. An archive that cannot be opened is a warning, or an
+        error when the caller needs it; one that cannot be written to now (busy, full,
+        damaged) is a warning from the archive itself: sessions go on, their records kept in
+        its journal."""
         paths = paths or default_paths()
-        workspace = cls(paths, load_settings(paths))
+        workspace = cls(paths, load_settings(paths), read_only=read_only)
         try:
-            workspace.archive.recover()
-        except sqlite3.Error as exc:  # damaged, or locked by another program
-            problem = InputError(f"{paths.archive_file}: cannot use the archive ({exc})")
-        except InputError as exc:  # e.g. an archive from a newer cowork-tui
-            problem = exc
-        else:
+            archive = workspace.archive
+        except (InputError, ArchiveError) as exc:  # not an archive, a newer one, unreadable
+            if need_archive:
+                raise
+            print(f"cowork-tui: warning: {exc}", file=sys.stderr)
             return workspace
-        if need_archive:
-            raise problem
-        print(f"cowork-tui: warning: {problem}", file=sys.stderr)
+        if not read_only:
+            archive.recover()
         return workspace
 
     @cached_property
@@ -59,7 +65,7 @@ class Workspace:
 
     @cached_property
     def archive(self) -> Archive:
-        return Archive(self.paths.archive_file)
+        return Archive(self.paths.archive_file, read_only=self.read_only)
 
     @cached_property
     def prices(self) -> PriceTable:
@@ -118,7 +124,10 @@ class Workspace:
             planner=self._plan_session,
             preflight=lambda item: missing_requirements(item, self.catalog),
         )
-        async with engine, anyio.create_task_group() as tg:
-            tg.start_soon(keep_alive, self.archive)
-            yield engine
-            tg.cancel_scope.cancel()
+        try:
+            async with engine, anyio.create_task_group() as tg:
+                tg.start_soon(keep_alive, self.archive)
+                yield engine
+                tg.cancel_scope.cancel()
+        finally:
+            self.archive.flush()  # what the journal kept meanwhile, if the archive takes it now

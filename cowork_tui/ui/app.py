@@ -144,7 +144,16 @@ class CoworkApp(App[int]):
         self.exit(return_code=2 if isinstance(exc, InputError) else 1)
 
     def _start(self, workspace: Workspace) -> None:
+        from .messages import ArchiveProblem
+
         self._workspace = workspace
+
+        def tell(text: str) -> None:
+            self.post_message(ArchiveProblem(text))  # from the archive's thread, whichever
+
+        workspace.archive.on_problem = tell
+        if workspace.archive.problem:  # found while it opened
+            self.post_message(ArchiveProblem(workspace.archive.problem))
         self._add_modes(workspace)
         self.switch_mode("sessions" if self._launch else "marketplace")
         engine = self._run_engine(self._engine_factory or workspace.engine)
@@ -294,6 +303,24 @@ class CoworkApp(App[int]):
         except InputError as exc:
             self.call_from_thread(
                 self.notify, str(exc), title="Cannot re-run", severity="error", markup=False
+            )
+            return
+        self.call_from_thread(self.launch, request)
+
+    def on_archive_problem(self, message: messages.ArchiveProblem) -> None:
+        self.notify(message.text, title="Archive", severity="warning", timeout=30, markup=False)
+
+    def on_resume_requested(self, message: messages.ResumeRequested) -> None:
+        self.run_worker(lambda: self._prepare_resume(message.session_id), thread=True)
+
+    def _prepare_resume(self, session_id: str) -> None:
+        """In a thread (it reads the archive): the session continued under its id."""
+        workspace = self.workspace
+        try:
+            request = workspace.launcher.resume_request(workspace.archive.get(session_id))
+        except InputError as exc:
+            self.call_from_thread(
+                self.notify, str(exc), title="Cannot resume", severity="error", markup=False
             )
             return
         self.call_from_thread(self.launch, request)

@@ -28,6 +28,7 @@ ACTIONS = [
     ("Session details", "details", "history (enter)"),
     ("Export session", "export", "history: Markdown and JSON (e)"),
     ("Re-run session", "rerun", "history: as a new session (n)"),
+    ("Resume interrupted session", "resume", "history: continue it under its id (R)"),
 ]
 
 

@@ -53,3 +53,18 @@ class RerunRequested(Message):
     """Launch an archived session's item and task again, as a new session."""
 
     session_id: str
+
+
+@dataclass
+class ResumeRequested(Message):
+    """Continue an INTERRUPTED session under its id."""
+
+    session_id: str
+
+
+@dataclass
+class ArchiveProblem(Message):
+    """The archive cannot take records now (busy, full, damaged): sessions go on (posted from
+    wherever the archive found it)."""
+
+    text: str

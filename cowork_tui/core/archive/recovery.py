@@ -1,13 +1,16 @@
 """Crash recovery: sessions whose cowork-tui process died become INTERRUPTED, and the process
 groups their agents left behind are killed — only when they provably are those groups.
 
-An owner process is identified by pid + start time (a reused pid has another start time); its
-heartbeat tells when it was last seen alive. A recorded process group is killed when its
-leader has the recorded start time or, the leader gone, when it still has members that started
-while the owner was alive (a group id cannot be reused while any member of it lives).
-Processes that carry the session's id in their environment (the command backend sets
-`COWORK_SESSION_ID`) are killed too: those spawned in the instant before their group was
-recorded, and descendants that left their group.
+An owner is known by the lock it holds while it lives (`owners.py`): a session is interrupted
+only when its owner's lock is free, and then its processes are signalled only when the owner ran
+in this process's PID namespace (elsewhere its pids name other processes, or none we see).
+Sessions of earlier versions have no owner id: their owner is identified by pid + start time
+(a reused pid has another start time), its heartbeat telling when it was last seen alive.
+A recorded process group is killed when its leader has the recorded start time or, the leader
+gone, when it still has members that started while the owner was alive (a group id cannot be
+reused while any member of it lives). Processes that carry the session's id in their
+environment (the command backend sets `COWORK_SESSION_ID`) are killed too: those spawned in
+the instant before their group was recorded, and descendants that left their group.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from ..clock import utcnow
 from ..models import AGENT_TERMINAL, PREVIEW_CHARS, SESSION_TERMINAL, SessionEvent
@@ -24,10 +29,13 @@ from ..procs import (
     is_same_process,
     kill_group,
     kill_session_processes,
+    pid_namespace,
     process_start_time,
 )
-from .search import index_finished
+from .files import in_memory
+from .owners import forget, lock_held, lock_ids
 
+REASON = "cowork-tui stopped while it ran (crash or kill)"
 STALE_SECONDS = 60.0  # without /proc: an owner silent this long is gone
 _SLACK_SECONDS = 15.0  # a group member may start this long after the owner's last heartbeat
 _LIVE_SESSION = f"state NOT IN {tuple(sorted(s.value for s in SESSION_TERMINAL))!r}"
@@ -63,49 +71,114 @@ def kill_orphan_group(pgid: int, started: float, owner_last_seen: float) -> bool
     return False
 
 
-def interrupt_orphans(conn: sqlite3.Connection, reason: str) -> list[str]:
-    """Mark every session whose owner is gone INTERRUPTED; call inside a write transaction."""
+def same_namespace(pid_ns: int | None) -> bool:
+    """This process is in the PID namespace `pid_ns` (None, unknown: it cannot be told)."""
+    return pid_ns is not None and pid_ns == pid_namespace()
+
+
+class _Verdicts:
+    """Each owner judged once per recovery: its sessions and its lock file agree."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._gone: dict[str, bool] = {}
+
+    def gone(self, owner_id: str) -> bool:
+        """Provably dead: its lock is free, or its lock file gone."""
+        if owner_id not in self._gone:
+            self._gone[owner_id] = not lock_held(self.folder, owner_id)
+        return self._gone[owner_id]
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A session whose owner is provably gone."""
+
+    seq: int
+    id: str
+    started_at: str | None
+    last_seen: float  # unix time its owner was last seen alive
+    may_signal: bool  # its processes are this namespace's to kill
+
+
+def find_orphans(conn: sqlite3.Connection, folder: Path) -> tuple[list[Orphan], _Verdicts]:
+    """The sessions not ended whose owner is provably gone (`folder`: the owners' locks)."""
     rows = conn.execute(
-        "SELECT s.seq, s.id, s.task, s.summary, s.started_at, s.owner_pid, s.owner_started, "
-        f"max(s.updated_at, coalesce(o.heartbeat_at, 0)) FROM sessions s LEFT JOIN owners o "
-        f"ON o.pid = s.owner_pid AND o.started = s.owner_started WHERE s.{_LIVE_SESSION}"
+        "SELECT s.seq, s.id, s.started_at, s.owner_id, s.owner_pid, s.owner_started, l.pid_ns, "
+        "max(s.updated_at, coalesce(o.heartbeat_at, l.heartbeat_at, 0)) FROM sessions s "
+        "LEFT JOIN owners o ON s.owner_id IS NULL AND o.pid = s.owner_pid "
+        "AND o.started = s.owner_started LEFT JOIN owner_locks l ON l.id = s.owner_id "
+        f"WHERE s.{_LIVE_SESSION}"
     ).fetchall()
-    interrupted = []
-    for seq, session_id, task, summary, started_at, pid, pid_started, last_seen in rows:
-        if pid is not None and owner_alive(pid, pid_started or 0.0, last_seen):
+    verdicts = _Verdicts(folder)
+    orphans = []
+    for seq, session_id, started_at, owner_id, pid, pid_started, pid_ns, last_seen in rows:
+        if owner_id is None:  # written by an earlier version: its pid and start time tell
+            if pid is not None and owner_alive(pid, pid_started or 0.0, last_seen):
+                continue
+            may_signal = True
+        elif verdicts.gone(owner_id):
+            may_signal = same_namespace(pid_ns)
+        else:
             continue
-        ended = datetime.fromtimestamp(last_seen, UTC)
-        _interrupt_agents(conn, seq, ended, last_seen)
-        kill_session_processes(session_id)
+        orphans.append(Orphan(seq, session_id, started_at, last_seen, may_signal))
+    return orphans, verdicts
+
+
+def interrupt_orphans(
+    conn: sqlite3.Connection, folder: Path, reason: str = REASON, *, tidy: bool = True
+) -> list[str]:
+    """Mark every session whose owner is provably gone INTERRUPTED and kill what it left;
+    `tidy`: forget dead owners (their rows and lock files). Call inside a write transaction."""
+    orphans, verdicts = find_orphans(conn, folder)
+    for orphan in orphans:
+        ended = datetime.fromtimestamp(orphan.last_seen, UTC)
+        _interrupt_agents(conn, orphan.seq, ended, orphan.last_seen if orphan.may_signal else None)
+        if orphan.may_signal:
+            kill_session_processes(orphan.id)
         conn.execute(
             "UPDATE sessions SET state = 'INTERRUPTED', ended_at = ?, duration_s = ?, "
             "error = ?, updated_at = ? WHERE seq = ?",
-            (ended.isoformat(), _duration(started_at, ended), reason, time.time(), seq),
-        )
+            (ended.isoformat(), _duration(orphan.started_at, ended), reason, time.time(),
+             orphan.seq),
+        )  # fmt: skip
         event = SessionEvent(at=utcnow(), kind="session", state="INTERRUPTED",
                              reason=reason)  # fmt: skip
         conn.execute(
             "INSERT INTO events (session_seq, at, kind, state, reason) VALUES (?, ?, ?, ?, ?)",
-            (seq, event.at.isoformat(), event.kind, event.state, event.reason),
+            (orphan.seq, event.at.isoformat(), event.kind, event.state, event.reason),
         )
-        index_finished(conn, seq, task, summary)
-        interrupted.append(session_id)
-    _forget_dead_owners(conn)
-    return interrupted
+    if tidy:
+        _forget_dead_owners(conn, verdicts)
+    return [orphan.id for orphan in orphans]
+
+
+def as_recovered(conn: sqlite3.Connection, folder: Path, path: Path) -> sqlite3.Connection:
+    """For reading only: the archive as recovery will write it — sessions whose owner is gone
+    read INTERRUPTED, from a copy in memory — and the processes they left killed (they are not
+    the archive). Nothing is written; `conn` is closed when a copy replaces it."""
+    if not find_orphans(conn, folder)[0]:
+        return conn
+    copy = in_memory(conn, path)
+    copy.execute("BEGIN")
+    interrupt_orphans(copy, folder, tidy=False)
+    copy.execute("COMMIT")
+    return copy
 
 
 def _interrupt_agents(
-    conn: sqlite3.Connection, seq: int, ended: datetime, last_seen: float
+    conn: sqlite3.Connection, seq: int, ended: datetime, owner_last_seen: float | None
 ) -> None:
-    """Unfinished agents become INTERRUPTED, their process groups killed; finished ones stay."""
+    """Unfinished agents become INTERRUPTED, their process groups killed (unless
+    `owner_last_seen` is None: they may not be signalled); finished ones stay."""
     agents = conn.execute(
         "SELECT subtask, started_at, pgid, pgid_started, output_path, output_preview "
         f"FROM agents WHERE session_seq = ? AND {_LIVE_AGENT}",
         (seq,),
     ).fetchall()
     for subtask, started_at, pgid, pgid_started, output_path, preview in agents:
-        if pgid is not None and pgid_started is not None:
-            kill_orphan_group(pgid, pgid_started, last_seen)
+        if owner_last_seen is not None and pgid is not None and pgid_started is not None:
+            kill_orphan_group(pgid, pgid_started, owner_last_seen)
         conn.execute(
             "UPDATE agents SET state = 'INTERRUPTED', ended_at = ?, duration_s = ?, step = '', "
             "output_preview = ? WHERE session_seq = ? AND subtask = ?",
@@ -131,8 +204,18 @@ def _duration(started_at: str | None, ended: datetime) -> float | None:
     return max(0.0, (ended - datetime.fromisoformat(started_at)).total_seconds())
 
 
-def _forget_dead_owners(conn: sqlite3.Connection) -> None:
+def _forget_dead_owners(conn: sqlite3.Connection, verdicts: _Verdicts) -> None:
+    """Owners' rows and lock files go once they are dead (their sessions interrupted above)."""
     owners = conn.execute("SELECT pid, started, heartbeat_at FROM owners").fetchall()
     for pid, started, heartbeat_at in owners:
         if not owner_alive(pid, started, heartbeat_at):
             conn.execute("DELETE FROM owners WHERE pid = ? AND started = ?", (pid, started))
+    locked = conn.execute("SELECT id FROM owner_locks").fetchall()
+    for (owner_id,) in locked:
+        if verdicts.gone(owner_id):
+            conn.execute("DELETE FROM owner_locks WHERE id = ?", (owner_id,))
+            forget(verdicts.folder, owner_id)
+    known = {row[0] for row in locked}
+    for owner_id in lock_ids(verdicts.folder):  # owners that never wrote a row
+        if owner_id not in known and verdicts.gone(owner_id):
+            forget(verdicts.folder, owner_id)

@@ -7,19 +7,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import AgentRecord, SessionRecord
+from ..clock import utcnow
+from ..models import AgentRecord, SessionRecord, active_seconds
 
 SESSION_COLUMNS = (
     "id", "item", "marketplace", "task", "state", "partial", "backend", "max_parallel", "cwd",
     "started_at", "ended_at", "duration_s", "plan", "tok_input", "tok_output",
     "tok_cache_read", "tok_cache_write", "cost_usd", "agent_count", "failed_subtasks",
-    "summary", "error", "version", "active_s",
+    "summary", "error", "version", "active_s", "resumed_at",
 )  # fmt: skip
 AGENT_COLUMNS = (
     "subtask", "agent", "prompt", "state", "model", "started_at", "ended_at", "duration_s",
     "tok_input", "tok_output", "tok_cache_read", "tok_cache_write", "cost_usd", "cost_source",
     "cost_note", "error", "output_preview", "output_path", "progress", "step", "pgid",
-    "pgid_started", "skills", "active_s",
+    "pgid_started", "skills", "active_s", "conversation",
 )  # fmt: skip
 _TOKENS = ("input", "output", "cache_read", "cache_write")
 
@@ -29,7 +30,8 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def session_values(session: SessionRecord) -> tuple[Any, ...]:
-    """The session's columns, in `SESSION_COLUMNS` order."""
+    """The session's columns, in `SESSION_COLUMNS` order; its active time as of now (what a
+    crash leaves is what a resume counts on)."""
     t = session.tokens
     return (
         session.id, session.item, session.marketplace, session.task, session.state.value,
@@ -38,7 +40,8 @@ def session_values(session: SessionRecord) -> tuple[Any, ...]:
         session.plan.model_dump_json() if session.plan else None,
         t.input, t.output, t.cache_read, t.cache_write, session.cost_usd, session.agent_count,
         json.dumps(session.failed_subtasks), session.summary, session.error, session.version,
-        session.active_s,
+        active_seconds(session, utcnow()) if session.active_since else session.active_s,
+        json.dumps([iso(at) for at in session.resumed_at]),
     )  # fmt: skip
 
 
@@ -51,6 +54,7 @@ def agent_values(agent: AgentRecord) -> tuple[Any, ...]:
         t.input, t.output, t.cache_read, t.cache_write, agent.cost_usd, agent.cost_source,
         agent.cost_note, agent.error, agent.output_preview, agent.output_path, agent.progress,
         agent.step, agent.pgid, agent.pgid_started, json.dumps(agent.skills), agent.active_s,
+        agent.conversation,
     )  # fmt: skip
 
 
@@ -65,6 +69,7 @@ def session_from_rows(session: Sequence[Any], agents: Sequence[Sequence[Any]]) -
     data["plan"] = json.loads(data["plan"]) if data["plan"] else None
     data["failed_subtasks"] = json.loads(data["failed_subtasks"])
     data["partial"] = bool(data["partial"])
+    data["resumed_at"] = json.loads(data["resumed_at"] or "[]")
     records = []
     for row in agents:
         agent = dict(zip(AGENT_COLUMNS, row, strict=True))

@@ -14,6 +14,8 @@ from pathlib import Path
 from ..errors import InputError
 from .search import index_finished, index_session
 
+APPLICATION_ID = 0x436F5754  # "CoWT" in the file's header: this SQLite file is an archive
+
 FINISHED_STATES = (  # sessions that ended, as schema v2 knows them
     "COMPLETED",
     "FAILED",
@@ -168,7 +170,33 @@ def _v4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE sessions ADD COLUMN active_s REAL")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
+def _v5(conn: sqlite3.Connection) -> None:
+    """Owners known by an id whose lock file they hold (`recovery.py`: a held lock proves a
+    process alive across PID namespaces, where a pid does not), with their PID namespace; the
+    journal's replay mark (`journal.py`). `owners` stays for processes of earlier versions.
+    Resume: when a session was continued, and each Claude agent's conversation."""
+    _execute_script(
+        conn,
+        """
+        ALTER TABLE sessions ADD COLUMN resumed_at TEXT;  -- JSON list of ISO times
+        ALTER TABLE agents ADD COLUMN conversation TEXT;
+        ALTER TABLE sessions ADD COLUMN owner_id TEXT;
+        CREATE TABLE owner_locks (
+            id TEXT PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            started REAL NOT NULL,
+            pid_ns INTEGER,                   -- inode of /proc/<pid>/ns/pid, NULL if unknown
+            heartbeat_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE journal_replayed (
+            generation TEXT PRIMARY KEY,      -- the journal file's, written into the archive
+            entries INTEGER NOT NULL          -- how many of its entries
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -178,7 +206,10 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Bring the database to `SCHEMA_VERSION` in one transaction; refuse a newer one."""
+    """Bring the database to `SCHEMA_VERSION` in one transaction (none when it is there: no
+    write lock needed); refuse a newer one. Our archives carry `APPLICATION_ID`."""
+    if schema_version(conn) == SCHEMA_VERSION:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         found = schema_version(conn)
@@ -186,9 +217,10 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
             raise NewerArchiveError(path, found, SCHEMA_VERSION)
         for version in range(found + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[version - 1](conn)
-        if found != SCHEMA_VERSION:
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a failed COMMIT (disk full) may have ended it already
+            conn.execute("ROLLBACK")
         raise

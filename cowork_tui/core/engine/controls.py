@@ -18,7 +18,16 @@ from anyio.abc import TaskGroup
 
 from ..clock import utcnow
 from ..errors import ControlError, describe_error
-from ..models import AgentState, Item, Plan, SessionEvent, SessionRecord, SessionState, Tokens
+from ..models import (
+    AgentRecord,
+    AgentState,
+    Item,
+    Plan,
+    SessionEvent,
+    SessionRecord,
+    SessionState,
+    Tokens,
+)
 from ..pricing import PriceTable
 from .backends.base import Backend
 from .lifecycle import SESSION_CONTROLS, Control, Effect, Stop, agent_effect, check_session_move
@@ -74,7 +83,9 @@ class ControlledSession:
         item: Item,
         plan: Plan | None,
         setup: SessionSetup,
+        earlier: tuple[AgentRecord, ...] = (),
     ) -> None:
+        """`earlier`: the agents of the run it resumes."""
         self.id = session_id
         self.done = anyio.Event()
         self._base = record  # the fields that never change while it runs
@@ -92,11 +103,13 @@ class ControlledSession:
         self._planning = anyio.CancelScope()
         self._tg: TaskGroup | None = None
         self._version = record.version
-        self._active_s = 0.0  # not paused, before `_active_since`
-        self._active_since = record.started_at  # not paused now, since then
+        self._earlier = {agent.subtask: agent for agent in earlier}
+        self._active_s = record.active_s or 0.0  # not paused, before `_active_since`
+        self._active_since = record.active_since or record.started_at  # not paused, since then
         self._snapshot: SessionRecord | None = None
         self._unrecorded = False  # the archive failed to record it
-        self._record(SessionEvent(at=utcnow(), kind="session", state=S.INITIALIZING))
+        reason = "resumed" if record.resumed_at else None
+        self._record(SessionEvent(at=utcnow(), kind="session", state=S.INITIALIZING, reason=reason))
 
     # --- reading --------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ default implementation of the engine protocol (`protocol.Engine`)."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -22,7 +23,9 @@ from .backends.base import Backend
 from .controls import Planner, Preflight, SessionSetup
 from .lifecycle import Control
 from .protocol import LaunchRequest, SessionRecorder
+from .resume import continued
 from .session import SessionRun
+from .slot import private_folder
 
 
 async def default_planner(item: Item, session: SessionRecord) -> Plan:
@@ -58,6 +61,8 @@ class LocalEngine:
         if self._outputs_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="cowork-outputs-")
             self._outputs_dir = Path(self._tmp.name)
+        with contextlib.suppress(OSError):  # else each agent fails, saying why it cannot write
+            private_folder(self._outputs_dir)  # every session's outputs: the user's only
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         return self
@@ -89,18 +94,25 @@ class LocalEngine:
             known = ", ".join(sorted(self._backends))
             raise InputError(f"backend: unknown backend {request.backend!r} (known: {known})")
         started = utcnow()
-        session_id = _new_id(started)
-        record = SessionRecord(
-            id=session_id,
-            item=request.item.name,
-            marketplace=request.item.marketplace,
-            task=request.task,
-            backend=request.backend,
-            max_parallel=request.max_parallel,
-            cwd=str(request.cwd.resolve()),
-            started_at=started,
-            plan=request.plan,
-        )
+        if request.resumed is not None:
+            record = continued(request.resumed, started)
+            if record.id in self._sessions and not self._sessions[record.id].done.is_set():
+                raise InputError(f"session {record.id} is running already")
+            if self._recorder is not None:
+                self._recorder.claim(record.id)
+        else:
+            record = SessionRecord(
+                id=_new_id(started),
+                item=request.item.name,
+                marketplace=request.item.marketplace,
+                task=request.task,
+                backend=request.backend,
+                max_parallel=request.max_parallel,
+                cwd=str(request.cwd.resolve()),
+                started_at=started,
+                plan=request.plan,
+            )
+        session_id = record.id
         setup = SessionSetup(
             backends=self._backends,
             backend=request.backend,
@@ -112,7 +124,8 @@ class LocalEngine:
             outputs_dir=self._outputs_dir,
             on_change=self._bump,
         )
-        run = SessionRun(session_id, record, request.item, request.plan, setup)
+        earlier = request.resumed.agents if request.resumed else ()
+        run = SessionRun(session_id, record, request.item, record.plan, setup, earlier)
         self._sessions[session_id] = run
         self._bump()
         self._tg.start_soon(run.run)

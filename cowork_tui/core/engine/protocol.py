@@ -18,6 +18,7 @@ class LaunchRequest(Frozen):
     max_parallel: MaxParallel = 3  # a hard cap on agents running at once
     cwd: Path = Path(".")
     plan: Plan | None = None  # None: the engine plans in PLANNING with its planner
+    resumed: SessionRecord | None = None  # an INTERRUPTED session to continue, under its id
 
 
 class Engine(Protocol):
@@ -61,3 +62,7 @@ class SessionRecorder(Protocol):
 
     def record(self, session: SessionRecord, event: SessionEvent | None = None) -> None:
         """Store the session as it is now, with the event that changed it (if any)."""
+
+    def claim(self, session_id: str) -> None:
+        """Take an INTERRUPTED session to continue it (InputError: it is not, or another process
+        took it first): two resumers never run one session."""

@@ -14,12 +14,14 @@ from anyio.abc import TaskGroup
 from ..clock import utcnow
 from ..errors import InputError, describe_error
 from ..models import AgentState, Plan, SessionEvent, SessionState, Subtask
+from ..names import inside
 from ..planning.builtin import built_in_spec, joined
 from ..planning.dag import check_plan
-from ..procs import all_gone, session_processes, signal_processes
+from ..procs import all_gone, process_table, reap, session_processes, signal_processes
 from .backends.base import AgentContext, AgentOutcome, Backend
 from .controls import ControlledSession
 from .lifecycle import Stop
+from .resume import kept
 from .scheduler import agent_end, decide, finished, verdict
 from .slot import AgentSlot
 
@@ -53,12 +55,18 @@ class SessionRun(ControlledSession):
         pids = await anyio.to_thread.run_sync(session_processes, self.id)
         if not pids:
             return
+        table = process_table()
+        found = [table[pid] for pid in pids if pid in table]  # with their start times
         signal_processes(pids, signal.SIGTERM)
         with anyio.move_on_after(self._setup.grace_seconds):
             while not all_gone(pids):
                 await anyio.sleep(0.02)
         left = await anyio.to_thread.run_sync(session_processes, self.id)  # not a reused pid
         signal_processes(left, signal.SIGKILL)
+        with anyio.move_on_after(self._setup.grace_seconds):
+            while not all_gone(left):
+                await anyio.sleep(0.02)
+        reap(found)  # those we adopted (a subreaper) end as our zombies
 
     async def _run(self) -> None:
         if self._state.terminal:
@@ -97,8 +105,14 @@ class SessionRun(ControlledSession):
 
     def _new_slot(self, subtask: Subtask) -> AgentSlot:
         spec = self._item.agent(subtask.agent) or built_in_spec(self._item, subtask.agent)
-        out = self._setup.outputs_dir / self.id / f"{subtask.id}.txt"
-        return AgentSlot(subtask, spec, self._setup.prices, out, self._slot_changed)
+        out = inside(self._setup.outputs_dir / self.id, f"{subtask.id}.txt")
+        slot = AgentSlot(subtask, spec, self._setup.prices, out, self._slot_changed)
+        before = self._earlier.get(subtask.id)
+        if before is not None and kept(before):
+            slot.restore(before)
+        elif before is not None:
+            slot.carry(before)
+        return slot
 
     async def _dispatch(self, agents: TaskGroup) -> None:
         """Apply the scheduler's decisions until every agent has ended; wait on changes."""
@@ -146,6 +160,8 @@ class SessionRun(ControlledSession):
             upstream=tuple(upstream),
             output_dir=self._setup.outputs_dir / self.id,
             grace_seconds=self._setup.grace_seconds,
+            conversation=slot.conversation_id,
+            earlier_output=slot.earlier_output(),
         )
         try:
             backend = self._backend_for(slot.spec.kind)

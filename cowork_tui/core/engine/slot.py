@@ -2,11 +2,16 @@
 
 The slot is mutable and private to the engine; its state moves only as `lifecycle` allows, and
 `record()` turns it into the frozen `AgentRecord` that snapshots carry (rebuilt only after a
-change).
+change). Outputs are private: 0600 files in 0700 folders, whatever the umask (DESIGN §7).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import logging
+import os
+import stat
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +20,7 @@ from typing import IO
 import anyio
 
 from ..clock import utcnow
+from ..errors import machine_cause
 from ..models import PREVIEW_CHARS, AgentRecord, AgentSpec, AgentState, Subtask, Tokens
 from ..pricing import PriceTable
 from .backends.base import AgentOutcome, AgentRun, Upstream
@@ -22,7 +28,13 @@ from .backends.output import BoundedText, LineTail
 from .lifecycle import check_agent_move
 from .scheduler import AgentView
 
+log = logging.getLogger(__name__)
+
 DOWNSTREAM_CHARS = 65_536  # the part of an output handed to the next agent in memory
+
+
+class OutputError(Exception):
+    """An agent's output could not be written (e.g. the disk is full): its backend ends it."""
 
 
 class AgentSlot:
@@ -52,6 +64,7 @@ class AgentSlot:
         self._prices = prices
         self._output_file = output_file
         self._file: IO[str] | None = None
+        self._output_error: str | None = None  # why its output could not be written
         self._tail = LineTail()
         self._on_change = on_change
         self._record: AgentRecord | None = None
@@ -74,6 +87,9 @@ class AgentSlot:
         self._step = ""
         self._pgid: int | None = None
         self._pgid_started: float | None = None
+        self.conversation_id: str | None = None  # the backend's conversation, to resume it
+        self._before = (Tokens(), 0.0)  # what a run this one resumes spent
+        self._append = False  # the output file continues the interrupted run's
 
     # --- the AgentReporter protocol -------------------------------------------------------
 
@@ -82,16 +98,20 @@ class AgentSlot:
         self._changed()
 
     def output(self, text: str) -> None:
-        first = self._file is None
-        if self._file is None:
-            self._output_file.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self._output_file.open("w", encoding="utf-8")
-            self._output_path = str(self._output_file)
-        self._file.write(text)
-        self._file.flush()  # readers (the output screen) see it while the agent runs
+        """A chunk of output, to its file and tail. Once a write has failed (a full disk) the
+        agent fails: its backend gets `OutputError` and ends it (the in-process merge, with
+        nothing to end, fails as it finishes)."""
+        opened = False
+        if self._output_error is None:
+            try:
+                opened = self._write(text)
+            except OSError as exc:
+                self._output_failed(exc)
         self._tail.add(text)
         self._record = None
-        self._on_change(self, first)  # the path persisted at once: a crash keeps the output
+        self._on_change(self, opened)  # the path persisted at once: a crash keeps the output
+        if self._output_error is not None and self.spec is not None:
+            raise OutputError(self._output_error)
 
     def usage(self, tokens: Tokens, model: str | None, cost_usd: float | None = None) -> None:
         model = model or self.model
@@ -112,6 +132,12 @@ class AgentSlot:
         self._pgid, self._pgid_started = pgid, started
         self._record = None
         self._on_change(self, True)  # persisted at once: crash recovery needs it
+
+    def conversation(self, conversation_id: str) -> None:
+        if conversation_id != self.conversation_id:
+            self.conversation_id = conversation_id
+            self._record = None
+            self._on_change(self, True)  # persisted at once: a resume continues it
 
     # --- engine side ----------------------------------------------------------------------
 
@@ -178,9 +204,13 @@ class AgentSlot:
         self.set_state(AgentState.RUNNING)
 
     def finish(self, state: AgentState, error: str | None = None, result: str = "") -> None:
-        """The terminal state; a no-op once the agent has one."""
+        """The terminal state; a no-op once the agent has one. An agent whose output could not
+        be written fails, saying why (its output is not all there)."""
         if self.state.terminal:
             return
+        self.close()  # its last bytes written, or why they could not be
+        if self._output_error is not None and state in (AgentState.SUCCEEDED, AgentState.FAILED):
+            state, error = AgentState.FAILED, self._output_error
         self._move(state)
         self.result = result if len(result) <= DOWNSTREAM_CHARS else _bounded(result)
         self._error, self._preview = error, self.result[:PREVIEW_CHARS]
@@ -190,10 +220,34 @@ class AgentSlot:
             self._active_s = min(self._active_s, self._duration_s)
         if state is AgentState.SUCCEEDED:
             self._progress = 1.0
-        self.close()
+            _save_result(self._output_file, self.result)
         self._record = None
         self.done.set()
         self._on_change(self, True)
+
+    def restore(self, before: AgentRecord) -> None:
+        """It succeeded in the run this session resumes: its result stands, it does not run."""
+        self.state = self._reported = AgentState.SUCCEEDED
+        self.started_at, self._ended_at = before.started_at, before.ended_at
+        self._duration_s, self._active_s = before.duration_s, before.active_s or 0.0
+        self.tokens, self.cost_usd, self.model = before.tokens, before.cost_usd, before.model
+        self._cost_source, self._cost_note = before.cost_source, before.cost_note
+        self._output_path, self._progress = before.output_path, 1.0
+        self.conversation_id = before.conversation
+        self.result = _saved_result(self._output_file) or before.output_preview
+        self._preview = self.result[:PREVIEW_CHARS]
+        self.done.set()
+
+    def carry(self, before: AgentRecord) -> None:
+        """It did not finish in the run this session resumes: it runs again, in its own
+        conversation when it had one (its output goes on), and what it spent still counts."""
+        self._before = (before.tokens, before.cost_usd)
+        self.conversation_id, self.model = before.conversation, before.model
+        self._append = before.conversation is not None and self._output_file.is_file()
+
+    def earlier_output(self) -> str:
+        """What it wrote in the conversation it continues."""
+        return _read_bounded(self._output_file) if self._append else ""
 
     def conclude(self, outcome: AgentOutcome, state: AgentState, error: str | None) -> None:
         if outcome.output_path is not None and self._output_path is None:
@@ -230,9 +284,41 @@ class AgentSlot:
         )
 
     def close(self) -> None:
+        """Close the output file; a failure to write its last bytes fails the agent."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as exc:
+                self._output_failed(exc)
+
+    def _write(self, text: str) -> bool:
+        """Append to the output file, flushed (the output screen reads it while the agent
+        runs); True when this opened the file."""
+        opened = self._file is None
+        if self._file is None:
+            private_folder(self._output_file.parent)
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self._append else os.O_TRUNC)
+            fd = _private_open(self._output_file, flags)
+            self._file = open(fd, "w", encoding="utf-8")  # noqa: SIM115 (closed in `close`)
+            self._output_path = str(self._output_file)
+        self._file.write(text)
+        self._file.flush()
+        return opened
+
+    def _output_failed(self, exc: OSError) -> None:
+        """Its output cannot be written: the file is dropped (what it holds stays) and the
+        agent is to fail, saying why."""
+        if self._output_error is None:
+            kind = machine_cause(exc) or "cannot write"
+            self._output_error = (
+                f"{kind}: {self._output_file}: the agent's output could not be written "
+                f"({exc.strerror or exc})"
+            )
+        if self._file is not None:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):  # what could not be written is still buffered
+                file.close()
 
     def record(self) -> AgentRecord:
         if self._record is None:
@@ -248,8 +334,8 @@ class AgentSlot:
                 duration_s=self._duration_s,
                 active_s=self._active_s if self.started else None,
                 active_since=self._active_since,
-                tokens=self.tokens,
-                cost_usd=self.cost_usd,
+                tokens=self.tokens + self._before[0],
+                cost_usd=self.cost_usd + self._before[1],
                 cost_source=self._cost_source,
                 cost_note=self._cost_note,
                 error=self._error,
@@ -260,6 +346,7 @@ class AgentSlot:
                 output_tail=self._tail.lines(),
                 pgid=self._pgid,
                 pgid_started=self._pgid_started,
+                conversation=self.conversation_id,
             )
         return self._record
 
@@ -282,6 +369,71 @@ def _bounded(text: str) -> str:
     half = BoundedText(head=DOWNSTREAM_CHARS // 2, tail=DOWNSTREAM_CHARS // 2)
     half.add(text)
     return half.text()
+
+
+def _result_file(output_file: Path) -> Path:
+    return output_file.with_suffix(".result")
+
+
+def _save_result(output_file: Path, result: str) -> None:
+    """Keep what downstream agents got, for a resumed session (beside the output file)."""
+    target = _result_file(output_file)
+    try:
+        private_folder(target.parent)
+        partial = target.with_suffix(".result.partial")
+        fd = _private_open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with open(fd, "w", encoding="utf-8") as file:
+            file.write(result)
+        partial.replace(target)
+    except OSError as exc:  # a resume then reads the output file instead
+        log.warning("cowork-tui: cannot keep the result of %s (%s)", output_file.stem, exc)
+
+
+def private_folder(folder: Path) -> Path:
+    """`folder`, made if missing (its missing parents too), readable by the user only: 0700
+    whatever the umask, an existing one (an older cowork-tui's 0755) made so. OSError when it
+    cannot be (e.g. a file is in the way)."""
+    missing = list(itertools.takewhile(lambda path: not path.exists(), (folder, *folder.parents)))
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+    for path in missing or [folder]:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode) and stat.S_IMODE(mode) != 0o700:
+            path.chmod(0o700)
+    return folder
+
+
+def _private_open(path: Path, flags: int) -> int:
+    """`os.open` of an output file, created 0600; an existing regular file is made 0600 too
+    (whatever the umask, or an older cowork-tui's 0644), anything else (a device) left as is."""
+    fd = os.open(path, flags, 0o600)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode) and stat.S_IMODE(mode) != 0o600:
+            os.fchmod(fd, 0o600)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _saved_result(output_file: Path) -> str | None:
+    """The result kept when it succeeded; else (an older session) its output."""
+    for file in (_result_file(output_file), output_file):
+        if file.is_file():
+            return _read_bounded(file)
+    return None
+
+
+def _read_bounded(file: Path) -> str:
+    text = BoundedText(head=DOWNSTREAM_CHARS // 2, tail=DOWNSTREAM_CHARS // 2)
+    try:
+        with file.open(encoding="utf-8", errors="replace") as lines:
+            for chunk in iter(lambda: lines.read(1 << 20), ""):
+                text.add(chunk)
+    except OSError:
+        return ""
+    return text.text()
 
 
 def _increase(before: Tokens, now: Tokens) -> Tokens | None:

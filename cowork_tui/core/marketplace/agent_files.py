@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Any
 
 from ..models import AgentSpec
+from ..names import RULE, is_safe
 from .frontmatter import PluginFileError, read_markdown, split_list
 
 # frontmatter keys Claude Code knows for subagents, plus the cowork ones (command, timeout)
@@ -18,7 +18,6 @@ KNOWN_KEYS = frozenset(
         "isolation", "initialPrompt", "command", "timeout",
     }
 )  # fmt: skip
-_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 
 
 def load_agent(path: Path) -> tuple[AgentSpec, list[str]]:
@@ -34,8 +33,8 @@ def _spec(path: Path, meta: dict[str, Any], body: str) -> AgentSpec:
     name = meta.get("name")
     if not isinstance(name, str) or not name.strip():
         raise fail("name", "required, a non-empty string")
-    if not _NAME.match(name.strip()):
-        raise fail("name", "must be letters, digits, '-', '_' or '.'")
+    if not is_safe(name.strip()):
+        raise fail("name", RULE)
     description = meta.get("description", "")
     if description is None:
         description = ""

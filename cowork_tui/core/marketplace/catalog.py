@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..models import Item, Marketplace
 from ..paths import Paths
-from .claude_code import discover_claude
+from .claude_code import ClaudeInstall, discover_claude
 from .install_state import InstallState, load_marketplace_folders, save_marketplace_folders
 from .loader import MARKETPLACE_FILE, load_marketplace, load_plugin_folder
 from .rows_cache import claude_files
@@ -33,6 +33,8 @@ class Catalog:
         self._claude = claude
         self._loaded: list[Marketplace] | None = None
         self._state: InstallState | None = None
+        self._shown: list[Marketplace] | None = None  # the loaded ones with install state
+        self._refs: dict[str, Item] = {}  # the first item of each ref, of `_shown`
         self.warnings: list[str] = []  # Claude Code files that could not be read
 
     # --- reading ----------------------------------------------------------------------
@@ -40,13 +42,16 @@ class Catalog:
     def marketplaces(self) -> list[Marketplace]:
         """Bundled first, then the user's, then Claude Code's; items carry install state.
         A name already taken by an earlier marketplace is skipped."""
-        return [
-            m.model_copy(update={"items": tuple(self._with_state(m, i) for i in m.items)})
-            for m in self._all_loaded()
-        ]
+        return list(self._with_states())
 
     def items(self) -> list[Item]:
-        return [item for market in self.marketplaces() for item in market.items]
+        return [item for market in self._with_states() for item in market.items]
+
+    def is_installed(self, ref: str) -> bool:
+        """Whether the item `plugin@marketplace` is known and installed."""
+        self._with_states()
+        item = self._refs.get(ref)
+        return item is not None and item.installed
 
     def find(self, ref: str) -> Item:
         """`plugin` or `plugin@marketplace`; InputError when unknown or ambiguous."""
@@ -88,6 +93,7 @@ class Catalog:
     def reload(self) -> None:
         self._loaded = None
         self._state = None
+        self._shown = None
 
     # --- changing ---------------------------------------------------------------------
 
@@ -111,7 +117,10 @@ class Catalog:
                 f"already known ({taken.origin})"
             )
         save_marketplace_folders(self.paths.marketplaces_file, [*folders, folder])
-        self.reload()
+        loaded = self._all_loaded()  # what a reload would give, without reading it all again
+        claude = next((n for n, m in enumerate(loaded) if m.kind == "claude"), len(loaded))
+        loaded.insert(claude, market)
+        self._shown = None
         return self._named(market.name)
 
     def install(self, ref: str, *, yes: bool) -> Item:
@@ -127,6 +136,7 @@ class Catalog:
                 f"Check them, then confirm with: cowork-tui install {item.ref} --yes"
             )
         self._install_state().add(item)
+        self._shown = None
         return self.find(item.ref)
 
     def uninstall(self, ref: str) -> Item:
@@ -136,6 +146,7 @@ class Catalog:
         if item.ref not in self._install_state().records:
             raise InputError(f"{item.ref}: not installed")
         self._install_state().remove(item.ref)
+        self._shown = None
         return self.find(item.ref)
 
     def needs_confirmation(self, item: Item) -> bool:
@@ -186,6 +197,19 @@ class Catalog:
             self._loaded = self._load_all()
         return self._loaded
 
+    def _with_states(self) -> list[Marketplace]:
+        """The loaded marketplaces, their items with install state (made once per change)."""
+        if self._shown is None:
+            shown = [
+                m.model_copy(update={"items": tuple(self._with_state(m, i) for i in m.items)})
+                for m in self._all_loaded()
+            ]
+            self._refs = {}
+            for item in (item for market in shown for item in market.items):
+                self._refs.setdefault(item.ref, item)
+            self._shown = shown
+        return self._shown
+
     def _named(self, name: str) -> Marketplace:
         return next(m for m in self.marketplaces() if m.name == name)
 
@@ -222,11 +246,10 @@ def missing_requirements(item: Item, catalog: Catalog) -> list[str]:
     """`cowork.requires` not met: executables missing from PATH, items not installed."""
     if not item.cowork.requires:
         return []
-    installed = {i.ref for i in catalog.items() if i.installed}
     missing = []
     for need in item.cowork.requires:
         if "@" in need:
-            if need not in installed:
+            if not catalog.is_installed(need):
                 missing.append(f"item {need} is not installed (cowork-tui install {need})")
         elif shutil.which(need) is None:
             missing.append(f"executable {need!r} not found on PATH")
@@ -261,16 +284,29 @@ def _claude_marketplaces() -> tuple[list[Marketplace], list[str]]:
                 name=known.name, kind="claude", origin=known.origin, available=False
             )
         markets[known.name] = market
+    installs: dict[str, list[ClaudeInstall]] = {}  # by marketplace
     for install in setup.installs:
-        market = markets.get(install.marketplace) or Marketplace(
-            name=install.marketplace, kind="claude", origin="Claude Code installs"
+        installs.setdefault(install.marketplace, []).append(install)
+    for name, group in installs.items():
+        market = markets.get(name) or Marketplace(
+            name=name, kind="claude", origin="Claude Code installs"
         )
-        items = list(market.items)
-        at = next((n for n, i in enumerate(items) if i.name == install.plugin), None)
-        if at is None and install.path is not None:
-            items.append(load_plugin_folder(install.path, install.plugin, install.marketplace))
-            at = len(items) - 1
-        if at is not None:
-            items[at] = items[at].model_copy(update={"claude_installed": True})
-        markets[install.marketplace] = market.model_copy(update={"items": tuple(items)})
+        markets[name] = _with_claude_installs(market, group)
     return list(markets.values()), setup.warnings
+
+
+def _with_claude_installs(market: Marketplace, installs: list[ClaudeInstall]) -> Marketplace:
+    """`market` with the plugins Claude Code installed from it marked, and those it does not
+    list added (from their installed copy)."""
+    items = list(market.items)
+    at: dict[str, int] = {}  # the first item of each name
+    for n, item in enumerate(items):
+        at.setdefault(item.name, n)
+    for install in installs:
+        if install.plugin not in at and install.path is not None:
+            items.append(load_plugin_folder(install.path, install.plugin, install.marketplace))
+            at[install.plugin] = len(items) - 1
+        if install.plugin in at:
+            n = at[install.plugin]
+            items[n] = items[n].model_copy(update={"claude_installed": True})
+    return market.model_copy(update={"items": tuple(items)})

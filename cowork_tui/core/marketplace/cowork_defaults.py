@@ -20,6 +20,7 @@ _BOUNDS = {
     "avgSessionMinutes": "must be at least 0",
 }
 _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+_DEFAULTS = CoworkDefaults()  # frozen: one for every plugin without a `cowork` object
 
 
 @dataclass
@@ -60,6 +61,8 @@ def check_cowork(value: Any, where: str) -> CoworkCheck:
 
 def merged_defaults(plugin: CoworkCheck, entry: CoworkCheck) -> CoworkDefaults:
     """Both objects already checked; the entry's keys win."""
+    if not plugin.value and not entry.value:
+        return _DEFAULTS  # most plugins: nothing to validate
     return CoworkDefaults.model_validate_json(json.dumps(plugin.value | entry.value), strict=True)
 
 

@@ -39,19 +39,21 @@ class InstallState:
         self.records = _load(file, _InstalledFile).items
 
     def add(self, item: Item) -> None:
-        self.records[item.ref] = InstallRecord(
+        record = InstallRecord(
             installed_at=utcnow().isoformat(timespec="seconds"),
             commands_sha256=commands_hash(item),
             extras_sha256=extras_hash(item),
         )
-        self._save()
+        self._save(self.records | {item.ref: record})
 
     def remove(self, ref: str) -> None:
-        self.records.pop(ref, None)
-        self._save()
+        self._save({key: record for key, record in self.records.items() if key != ref})
 
-    def _save(self) -> None:
-        write_private_json(self.file, _InstalledFile(items=self.records).model_dump(mode="json"))
+    def _save(self, records: dict[str, InstallRecord]) -> None:
+        """`records` are the state once written: a write that fails (WriteError) changes
+        nothing, on disk or here."""
+        write_private_json(self.file, _InstalledFile(items=records).model_dump(mode="json"))
+        self.records = records
 
 
 def load_marketplace_folders(file: Path) -> list[Path]:

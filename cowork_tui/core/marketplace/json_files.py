@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, machine_cause
+
+# the machine's reasons a file cannot be written, as a user says them
+
+
+class WriteError(OSError):
+    """A file cowork-tui keeps cannot be written, for a reason of the machine's (exit 1 on the
+    CLI): `read-only: /home/u/.config/cowork-tui/marketplaces.json (Read-only file system)`."""
+
+    def __init__(self, file: Path, exc: OSError) -> None:
+        cause = machine_cause(exc) or "cannot write"
+        self.message = f"{cause}: {file} ({exc.strerror or exc}); nothing was changed"
+        super().__init__(exc.errno, self.message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def read_json(file: Path) -> Any:
@@ -34,7 +50,15 @@ def _no_constant(name: str) -> Any:
 
 
 def write_private_json(file: Path, data: Any) -> None:
-    """Write `data` atomically (temp file + os.replace), readable by the owner only (0600)."""
+    """Write `data` atomically (temp file + os.replace), readable by the owner only (0600);
+    WriteError, the file as it was, when the machine refuses (read-only, full)."""
+    try:
+        _write_atomically(file, data)
+    except OSError as exc:
+        raise WriteError(file, exc) from exc
+
+
+def _write_atomically(file: Path, data: Any) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)  # 0600
     try:
@@ -45,5 +69,6 @@ def write_private_json(file: Path, data: Any) -> None:
             os.fsync(out.fileno())
         os.replace(tmp, file)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the error that brought us here is the one to tell
+            Path(tmp).unlink(missing_ok=True)
         raise

@@ -7,21 +7,27 @@ Every message names the file and the field path.
 
 from __future__ import annotations
 
+import gc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InputError
 from ..models import CoworkDefaults, Item, Marketplace
+from ..names import RULE, is_safe
 from ..planning.builtin import BUILT_IN_AGENTS
 from ..planning.dag import dag_problems
 from .cowork_defaults import check_cowork, merged_defaults
 from .json_files import read_json
-from .parts import Fields, Parts, Problems, find_parts
+from .parts import Entries, Fields, Parts, Problems, find_parts, folder_entries
 from .sources import SourceError, resolve_source
 
 MARKETPLACE_FILE = Path(".claude-plugin") / "marketplace.json"
 PLUGIN_FILE = Path(".claude-plugin") / "plugin.json"
+_PLUGIN_DIR = PLUGIN_FILE.parent.name
 MarketplaceKind = Literal["bundled", "user", "claude"]
 
 _TOP_KEYS = frozenset({"$schema", "name", "owner", "metadata", "plugins", "description", "version"})
@@ -79,20 +85,8 @@ def load_marketplace(
         plugin_root = None
     description = data.get("description") or metadata.get("description") or ""
     ctx = _Context(manifest, folder.resolve(), name or declared.strip(), plugin_root)
-    items: list[Item] = []
-    for i, entry in enumerate(plugins):
-        item = _entry_item(ctx, i, entry)
-        if any(other.name == item.name for other in items):
-            item = item.model_copy(
-                update={
-                    "available": False,
-                    "errors": (
-                        *item.errors,
-                        f"{manifest}: plugins[{i}].name: duplicate plugin name {item.name!r}",
-                    ),
-                }
-            )
-        items.append(item)
+    with _no_collections():
+        items = _entry_items(ctx, plugins)
     return Marketplace(
         name=ctx.marketplace,
         kind=kind,
@@ -104,11 +98,45 @@ def load_marketplace(
     )
 
 
+def _entry_items(ctx: _Context, plugins: list[Any]) -> list[Item]:
+    """An item for each entry; a later entry of a name already taken is a broken duplicate."""
+    items: list[Item] = []
+    names: set[str] = set()
+    for i, entry in enumerate(plugins):
+        item = _entry_item(ctx, i, entry)
+        if item.name in names:
+            item = item.model_copy(
+                update={
+                    "available": False,
+                    "errors": (
+                        *item.errors,
+                        f"{ctx.manifest}: plugins[{i}].name: duplicate plugin name {item.name!r}",
+                    ),
+                }
+            )
+        names.add(item.name)
+        items.append(item)
+    return items
+
+
+@contextmanager
+def _no_collections() -> Iterator[None]:
+    """No garbage collection meanwhile: loading makes many objects and drops few, so a
+    collection finds nothing to free, and each scans all that was loaded so far."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_plugin_folder(folder: Path, name: str, marketplace: str) -> Item:
     """A plugin folder on its own (e.g. a Claude Code install), without a marketplace entry."""
     ctx = _Context(folder / PLUGIN_FILE, folder.resolve(), marketplace, None)
-    problems = Problems()
-    return _plugin_item(ctx, {"name": name}, str(folder), folder.resolve(), str(folder), problems)
+    plugin = (ctx.root, folder_entries(ctx.root) or {})
+    return _plugin_item(ctx, {"name": name}, str(folder), plugin, str(folder), Problems())
 
 
 @dataclass(frozen=True)
@@ -130,11 +158,13 @@ def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
             ctx, placeholder, [f"{where}.name: required, a non-empty string without '@'"]
         )
     name = name.strip()
+    if not is_safe(name):  # it names folders (the plugin Claude Code loads)
+        return _broken(ctx, placeholder, [f"{where}.name: {name!r} {RULE}"])
     problems = Problems()
     for key in ("description", "version", "category"):
         if entry.get(key) is not None and not isinstance(entry[key], str):
             problems.errors.append(f"{where}.{key}: must be a string")
-    unknown = sorted(k for k in entry if k not in _ENTRY_KEYS)
+    unknown = sorted(entry.keys() - _ENTRY_KEYS)
     if unknown:
         problems.warnings.append(f"{where}: unknown keys ignored: {', '.join(unknown)}")
     if "source" not in entry:
@@ -147,34 +177,41 @@ def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
         return _broken(ctx, name, problems.errors, entry, problems.warnings)
     if source.folder is None:
         return _broken(ctx, name, problems.errors, entry, problems.warnings, source.text)
-    return _plugin_item(ctx, entry, where, source.folder, source.text, problems)
+    top = folder_entries(source.folder)
+    if top is None:
+        problems.errors.append(f"{where}.source: {source.text!r}: folder not found")
+        return _broken(ctx, name, problems.errors, entry, problems.warnings)
+    return _plugin_item(ctx, entry, where, (source.folder, top), source.text, problems)
 
 
 def _plugin_item(
     ctx: _Context,
     entry: dict[str, Any],
     where: str,
-    folder: Path,
+    plugin: tuple[Path, Entries],
     source: str,
     problems: Problems,
 ) -> Item:
-    """`where` prefixes the entry's own fields in messages (`file: plugins[3]`)."""
-    manifest = _plugin_manifest(folder, problems)
-    plugin_file = folder / PLUGIN_FILE
+    """`where` prefixes the entry's own fields in messages (`file: plugins[3]`); `plugin` is
+    the plugin folder (resolved) and its entries."""
+    folder, top = plugin
+    manifest = _plugin_manifest(folder, top, problems)
+    plugin_file = os.path.join(folder, PLUGIN_FILE)  # for messages: text, not a Path to make
     if manifest.get("name") not in (None, entry["name"]):
         problems.warnings.append(
             f"{plugin_file}: name: {manifest.get('name')!r} differs from the marketplace "
             f"entry {entry['name']!r}; the entry's is used"
         )
     fields = Fields(
-        folder=folder.resolve(),
+        folder=folder,
+        root=ctx.root,
         manifest=manifest,
         manifest_where=f"{plugin_file}: ",
         entry=entry,
         entry_where=f"{where}.",
-        at_root=folder.resolve() == ctx.root,
+        at_root=folder == ctx.root,
     )
-    parts = find_parts(fields, problems)
+    parts = find_parts(fields, top, problems)
     cowork = _cowork(entry, manifest, where, plugin_file, parts, problems)
 
     def text(key: str) -> str | None:
@@ -201,7 +238,9 @@ def _plugin_item(
     )
 
 
-def _plugin_manifest(folder: Path, problems: Problems) -> dict[str, Any]:
+def _plugin_manifest(folder: Path, top: Entries, problems: Problems) -> dict[str, Any]:
+    if _PLUGIN_DIR not in top:
+        return {}
     file = folder / PLUGIN_FILE
     if not file.is_file():
         return {}
@@ -220,7 +259,7 @@ def _cowork(
     entry: dict[str, Any],
     manifest: dict[str, Any],
     where: str,
-    plugin_file: Path,
+    plugin_file: str,
     parts: Parts,
     problems: Problems,
 ) -> CoworkDefaults:

@@ -8,11 +8,16 @@
 - MCP servers (`.mcp.json`, `mcpServers`) and hooks (`hooks/hooks.json`, `hooks`): not run as
   parts, but shown in the trust prompt; LSP servers and output styles: only said.
 Paths listed by the marketplace entry add to plugin.json's. Nothing outside the plugin folder
-is read.
+is read through a listed path, nor outside the marketplace folder through a symlink found in the
+plugin's folders (such a link is left out, with a warning).
+Each folder is read once (`os.scandir`): a big marketplace costs a few system calls a plugin.
 """
 
 from __future__ import annotations
 
+import operator
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,9 @@ from .frontmatter import PluginFileError
 from .json_files import read_json
 from .skill_files import SKILL_FILE, load_command, load_skill
 from .sources import SourceError, resolve_inside
+
+Entries = dict[str, os.DirEntry[str]]  # a folder's entries by name
+_NAME = operator.attrgetter("name")
 
 
 @dataclass
@@ -37,6 +45,7 @@ class Fields:
     """The component fields of a plugin: plugin.json's and the marketplace entry's."""
 
     folder: Path  # the plugin folder, resolved
+    root: Path  # the marketplace folder, resolved: where the plugin's symlinks may lead
     manifest: dict[str, Any]
     manifest_where: str  # `…/plugin.json: ` for messages
     entry: dict[str, Any]
@@ -53,11 +62,12 @@ class Parts:
     other: tuple[str, ...] = ()
 
 
-def find_parts(fields: Fields, problems: Problems) -> Parts:
-    skills = _skills(fields, problems)
+def find_parts(fields: Fields, top: Entries, problems: Problems) -> Parts:
+    """The parts of the plugin in `fields.folder`, whose entries are `top`."""
+    skills = _skills(fields, top, problems)
     taken = {s.name for s in skills}
     commands = []
-    for command in _commands(fields, problems):
+    for command in _commands(fields, top, problems):
         if command.name in taken:  # as in Claude Code: the skill wins
             problems.warnings.append(
                 f"{command.path}: command {command.name!r} has a skill's name; the skill is used"
@@ -65,20 +75,19 @@ def find_parts(fields: Fields, problems: Problems) -> Parts:
             continue
         taken.add(command.name)
         commands.append(command)
-    folder = fields.folder
     other = [
         label
         for label, key, default in (
             ("LSP servers", "lspServers", ".lsp.json"),
             ("output styles", "outputStyles", "output-styles"),
         )
-        if (folder / default).exists() or key in fields.manifest or key in fields.entry
+        if default in top or key in fields.manifest or key in fields.entry
     ]
     return Parts(
-        agents=_agents(fields, problems),
+        agents=_agents(fields, top, problems),
         skills=(*skills, *commands),
-        mcp_servers=_mcp_servers(fields, problems),
-        hooks=_hooks(fields, problems),
+        mcp_servers=_mcp_servers(fields, top, problems),
+        hooks=_hooks(fields, top, problems),
         other=tuple(other),
     )
 
@@ -86,10 +95,10 @@ def find_parts(fields: Fields, problems: Problems) -> Parts:
 # --- agents, skills, commands ------------------------------------------------------------
 
 
-def _agents(fields: Fields, problems: Problems) -> tuple[AgentSpec, ...]:
-    files = _component_paths(fields, "agents", "agents", problems, replaces=True)
+def _agents(fields: Fields, top: Entries, problems: Problems) -> tuple[AgentSpec, ...]:
+    files = _markdown_files(fields, _component_paths(fields, top, "agents", problems), problems)
     agents: dict[str, AgentSpec] = {}
-    for file in _markdown_files(files, recursive=False):
+    for file in files:
         try:
             spec, warnings = load_agent(file)
         except PluginFileError as exc:
@@ -105,13 +114,13 @@ def _agents(fields: Fields, problems: Problems) -> tuple[AgentSpec, ...]:
     return tuple(agents.values())
 
 
-def _commands(fields: Fields, problems: Problems) -> list[SkillSpec]:
+def _commands(fields: Fields, top: Entries, problems: Problems) -> list[SkillSpec]:
     listed = fields.manifest.get("commands")
     if isinstance(listed, dict):  # {"name": {"source": "./x.md", ...}}: Claude Code's object form
         return _named_commands(fields, listed, problems)
     found: list[SkillSpec] = []
-    for base in _component_paths(fields, "commands", "commands", problems, replaces=True):
-        files = [(base, base.stem)] if base.is_file() else _command_files(base)
+    for base, is_folder in _component_paths(fields, top, "commands", problems):
+        files = _command_files(fields, base, problems) if is_folder else [(base, base.stem)]
         for file, name in files:
             spec = _loaded(load_command, problems, file, name)
             if spec is not None:
@@ -134,41 +143,48 @@ def _named_commands(fields: Fields, listed: dict[str, Any], problems: Problems) 
     return found
 
 
-def _command_files(folder: Path) -> list[tuple[Path, str]]:
-    """`*.md` under `folder` (any depth, no links, nothing hidden), named `sub:stem`."""
-    found = []
-    for file in sorted(folder.rglob("*")):
-        rel = file.relative_to(folder)
-        steps = [folder.joinpath(*rel.parts[: i + 1]) for i in range(len(rel.parts))]
-        if (
-            file.suffix.lower() == ".md"
-            and file.is_file()
-            and not any(p.startswith(".") for p in rel.parts)
-            and not any(step.is_symlink() for step in steps)
-        ):
-            found.append((file, ":".join((*rel.parts[:-1], file.stem))))
-    return found
+def _command_files(fields: Fields, folder: Path, problems: Problems) -> list[tuple[Path, str]]:
+    """`*.md` under `folder` (any depth, nothing hidden), named `sub:stem`; each folder walked
+    once, however many links lead to it."""
+    found: list[tuple[tuple[str, ...], Path]] = []  # (path under `folder`, file)
+    pending: list[tuple[Path, tuple[str, ...]]] = [(folder, ())]
+    walked = {folder}
+    while pending:
+        current, under = pending.pop()
+        for entry in _scan(current):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                real = _real(fields, current, entry, problems)
+                if real is not None and real not in walked:
+                    walked.add(real)
+                    pending.append((real, (*under, entry.name)))
+            elif entry.name.lower().endswith(".md") and entry.is_file():
+                real = _real(fields, current, entry, problems)
+                if real is not None:
+                    found.append(((*under, entry.name), _as_found(current, entry, real)))
+    return [(file, ":".join((*rel[:-1], rel[-1][:-3]))) for rel, file in sorted(found)]
 
 
-def _skills(fields: Fields, problems: Problems) -> list[SkillSpec]:
+def _skills(fields: Fields, top: Entries, problems: Problems) -> list[SkillSpec]:
     folder, entry = fields.folder, fields.entry
-    default = folder / "skills"
+    default = _default_folder(fields, top, "skills", problems)
     if fields.at_root and "skills" in entry:  # a marketplace's shared skills/: only the listed
         listed = _listed(fields, "skills", problems, entry_only=True)
-        keep_all = not listed or any(p in (folder, default.resolve()) for p in listed)
-        dirs = ([default] if keep_all else []) + [p for p in listed if p != folder]
+        keep_all = not listed or any(p in (folder, *default) for p in listed)
+        dirs = (default if keep_all else []) + [p for p in listed if p != folder]
     else:
-        dirs = [default, *_listed(fields, "skills", problems)]
+        dirs = [*default, *_listed(fields, "skills", problems)]
         named = "skills" in fields.manifest or "skills" in entry
-        if not default.is_dir() and not named and (folder / SKILL_FILE).is_file():
+        if not default and not named and SKILL_FILE in top:
             dirs = [folder]  # a plugin that is one skill
     found: dict[str, SkillSpec] = {}
-    seen: set[Path] = set()
+    seen: set[str] = set()  # paths as text: cheaper to hash than Paths
     for base in dirs:
-        for skill_dir in _skill_dirs(base):
-            if skill_dir.resolve() in seen:
+        for skill_dir, real in _skill_dirs(fields, base, problems):
+            if str(real) in seen:
                 continue
-            seen.add(skill_dir.resolve())
+            seen.add(str(real))
             spec = _loaded(load_skill, problems, skill_dir)
             if spec is None:
                 continue
@@ -182,14 +198,33 @@ def _skills(fields: Fields, problems: Problems) -> list[SkillSpec]:
     return list(found.values())
 
 
-def _skill_dirs(base: Path) -> list[Path]:
+def _skill_dirs(fields: Fields, base: Path, problems: Problems) -> list[tuple[Path, Path]]:
     """A folder holding SKILL.md is one skill; else each child folder that holds one (one
-    level down only, as Claude Code looks)."""
-    if (base / SKILL_FILE).is_file():
-        return [base]
-    if not base.is_dir():
-        return []
-    return [child for child in sorted(base.iterdir()) if (child / SKILL_FILE).is_file()]
+    level down only, as Claude Code looks). Each with where it really is (`base` is real)."""
+    entries = _scan(base)
+    own = next((entry for entry in entries if entry.name == SKILL_FILE), None)
+    if own is not None and own.is_file() and _real(fields, base, own, problems) is not None:
+        return [(base, base)]
+    found = []
+    for entry in entries:
+        if entry.is_dir():
+            real = _real(fields, base, entry, problems)
+            if real is not None and _holds_skill(fields, real, problems):
+                found.append((_as_found(base, entry, real), real))
+    return found
+
+
+def _holds_skill(fields: Fields, folder: Path, problems: Problems) -> bool:
+    """Whether `folder` has a SKILL.md file (a symlink to one inside the marketplace counts)."""
+    file = os.path.join(folder, SKILL_FILE)
+    try:
+        mode = os.lstat(file).st_mode
+    except OSError:
+        return False
+    if stat.S_ISLNK(mode):
+        real = _inside_root(fields, Path(file), problems)
+        return real is not None and real.is_file()
+    return stat.S_ISREG(mode)
 
 
 def _loaded(load: Any, problems: Problems, *args: Any) -> Any:
@@ -206,12 +241,13 @@ def _loaded(load: Any, problems: Problems, *args: Any) -> Any:
 
 
 def _component_paths(
-    fields: Fields, key: str, default: str, problems: Problems, *, replaces: bool
-) -> list[Path]:
-    """The default folder (unless plugin.json lists `key` and that replaces it), plus what
-    plugin.json and the entry list."""
-    base = [] if replaces and key in fields.manifest else [fields.folder / default]
-    return [p for p in base if p.exists()] + _listed(fields, key, problems)
+    fields: Fields, top: Entries, key: str, problems: Problems
+) -> list[tuple[Path, bool]]:
+    """The plugin's `key/` folder (unless plugin.json lists `key`: that replaces it), plus what
+    plugin.json and the entry list; each with whether it is a folder."""
+    default = [] if key in fields.manifest else _default_folder(fields, top, key, problems)
+    listed = _listed(fields, key, problems)
+    return [(path, True) for path in default] + [(path, path.is_dir()) for path in listed]
 
 
 def _listed(
@@ -256,25 +292,90 @@ def _resolved(
     return found
 
 
-def _markdown_files(paths: list[Path], *, recursive: bool) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(path.rglob("*.md") if recursive else path.glob("*.md"))
-        else:
-            files.append(path)
-    unique: dict[Path, Path] = {}
-    for file in files:
-        unique.setdefault(file.resolve(), file)
+def _markdown_files(
+    fields: Fields, paths: list[tuple[Path, bool]], problems: Problems
+) -> list[Path]:
+    """The files of `paths` (real ones), the `*.md` of the folders among them; each file once."""
+    unique: dict[str, Path] = {}  # where it really is → as found
+    for path, is_folder in paths:
+        if not is_folder:
+            unique.setdefault(str(path), path)
+            continue
+        for entry in _scan(path):
+            if entry.name.endswith(".md") and entry.is_file():
+                real = _real(fields, path, entry, problems)
+                if real is not None:
+                    unique.setdefault(str(real), _as_found(path, entry, real))
     return list(unique.values())
+
+
+# --- the plugin's folders, read once, and where their symlinks lead ----------------------
+
+
+def folder_entries(folder: Path) -> Entries | None:
+    """The entries of `folder` by name (one read says which parts a plugin has); None when
+    there is no such folder, none when it cannot be read."""
+    try:
+        with os.scandir(folder) as entries:
+            return {entry.name: entry for entry in entries}
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return {}
+
+
+def _scan(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of `folder`, sorted by name (none when it is no folder or unreadable)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(entries, key=_NAME)
+    except OSError:
+        return []
+
+
+def _default_folder(fields: Fields, top: Entries, name: str, problems: Problems) -> list[Path]:
+    """The plugin's own `name/` folder (where it really is), when it has one."""
+    entry = top.get(name)
+    if entry is None or not entry.is_dir():
+        return []
+    real = _real(fields, fields.folder, entry, problems)
+    return [real] if real is not None else []
+
+
+def _real(fields: Fields, folder: Path, entry: os.DirEntry[str], problems: Problems) -> Path | None:
+    """Where `entry` of `folder` (a real folder inside the marketplace) really is: itself, or
+    where its symlink leads while that stays inside the marketplace (else None, warned)."""
+    path = folder / entry.name  # a third the time of Path(entry.path)
+    return _inside_root(fields, path, problems) if entry.is_symlink() else path
+
+
+def _as_found(folder: Path, entry: os.DirEntry[str], real: Path) -> Path:
+    """The path of `entry` of `folder`, which really is `real`."""
+    return folder / entry.name if entry.is_symlink() else real
+
+
+def _inside_root(fields: Fields, link: Path, problems: Problems) -> Path | None:
+    """The target of the symlink `link`, or None when it leads out of the marketplace folder
+    or cannot be resolved (a loop): the check listed paths get; a warning names the link."""
+    try:
+        target = resolve_inside(fields.root, link)
+    except SourceError as exc:
+        problems.warnings.append(f"{link}: {exc}; not loaded")
+        return None
+    if target is None:
+        problems.warnings.append(
+            f"{link}: a symlink leading out of the marketplace folder "
+            f"(to {os.readlink(link)!r}); not loaded"
+        )
+    return target
 
 
 # --- MCP servers and hooks ---------------------------------------------------------------
 
 
-def _mcp_servers(fields: Fields, problems: Problems) -> tuple[McpServer, ...]:
+def _mcp_servers(fields: Fields, top: Entries, problems: Problems) -> tuple[McpServer, ...]:
     servers: dict[str, McpServer] = {}
-    for config in _configs(fields, "mcpServers", ".mcp.json", problems):
+    for config in _configs(fields, top, "mcpServers", ".mcp.json", problems):
         inner = config.get("mcpServers", config)
         for name, spec in inner.items() if isinstance(inner, dict) else ():
             if isinstance(spec, dict) and name not in servers:
@@ -291,9 +392,9 @@ def _server(name: str, spec: dict[str, Any]) -> McpServer:
     return McpServer(name=name, command=line, url=url, config=spec)
 
 
-def _hooks(fields: Fields, problems: Problems) -> tuple[Hook, ...]:
+def _hooks(fields: Fields, top: Entries, problems: Problems) -> tuple[Hook, ...]:
     hooks = []
-    for config in _configs(fields, "hooks", "hooks/hooks.json", problems):
+    for config in _configs(fields, top, "hooks", "hooks/hooks.json", problems):
         events = config.get("hooks", config)
         for event, entries in events.items() if isinstance(events, dict) else ():
             for entry in entries if isinstance(entries, list) else ():
@@ -318,10 +419,12 @@ def _hook(event: str, entry: dict[str, Any]) -> Hook:
     )
 
 
-def _configs(fields: Fields, key: str, default: str, problems: Problems) -> list[dict[str, Any]]:
+def _configs(
+    fields: Fields, top: Entries, key: str, default: str, problems: Problems
+) -> list[dict[str, Any]]:
     """The default file, then plugin.json's and the entry's `key` (inline, a path or paths);
     a file named twice is read once. Unreadable ones are warnings: they will not run."""
-    files = [fields.folder / default] if (fields.folder / default).is_file() else []
+    files = _own_file(fields, top, default)
     configs: list[dict[str, Any]] = []
     for data, where in (
         (fields.manifest, fields.manifest_where),
@@ -346,3 +449,11 @@ def _configs(fields: Fields, key: str, default: str, problems: Problems) -> list
         if isinstance(data, dict):
             configs.append(data)
     return configs
+
+
+def _own_file(fields: Fields, top: Entries, name: str) -> list[Path]:
+    """The plugin's `name` file (`.mcp.json`, `hooks/hooks.json`), when it has one."""
+    if name.split("/")[0] not in top:
+        return []
+    file = fields.folder / name
+    return [file] if file.is_file() else []

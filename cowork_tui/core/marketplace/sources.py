@@ -7,6 +7,8 @@ are listed as not available offline; a relative one escaping the marketplace fol
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ class SourceError(Exception):
 @dataclass(frozen=True)
 class PluginSource:
     text: str  # as shown to the user: "./plugins/x", or the remote origin in words
-    folder: Path | None = None  # set when the plugin is on disk
+    folder: Path | None = None  # on disk: where, resolved (is it a folder? its reader finds)
 
 
 def resolve_source(value: Any, root: Path, plugin_root: str | None) -> PluginSource:
@@ -39,7 +41,7 @@ def _from_string(value: str, root: Path, plugin_root: str | None) -> PluginSourc
         raise SourceError("must not be empty")
     if "://" in text or text.startswith("git@"):
         return PluginSource(f"{REMOTE}: {text}")
-    if Path(text).is_absolute():
+    if os.path.isabs(text):
         raise SourceError(f"{text!r} must be relative to the marketplace folder")
     relative = text in (".", "./") or text.startswith(("./", "../"))
     if not relative and not plugin_root:
@@ -48,19 +50,38 @@ def _from_string(value: str, root: Path, plugin_root: str | None) -> PluginSourc
     folder = resolve_inside(root, base / text)
     if folder is None:
         raise SourceError(f"{text!r} escapes the marketplace folder")
-    if not folder.is_dir():
-        raise SourceError(f"{text!r}: folder not found")
     return PluginSource(text, folder)
 
 
 def resolve_inside(root: Path, path: Path) -> Path | None:
     """`path` resolved (symlinks followed), or None when it leads out of `root` (resolved);
     SourceError when it cannot be resolved at all (a NUL byte, a symlink loop)."""
+    if _plain_below(root, path):
+        return path
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError, ValueError) as exc:
         raise SourceError(f"{str(path)!r} cannot be resolved: {exc}") from None
     return resolved if resolved.is_relative_to(root) else None
+
+
+def _plain_below(root: Path, path: Path) -> bool:
+    """Whether `path` is `root` (resolved) and then names that exist and are neither symlinks
+    nor `..`: it is resolved already, as one lstat a name below `root` tells (`resolve` makes
+    one a component of the whole path)."""
+    depth = len(root.parts)
+    below = path.parts[depth:]
+    if path.parts[:depth] != root.parts or ".." in below:
+        return False
+    step = str(root)
+    for name in below:
+        step = os.path.join(step, name)
+        try:
+            if stat.S_ISLNK(os.lstat(step).st_mode):
+                return False
+        except (OSError, ValueError):  # missing, or a NUL byte: `resolve` says what it is
+            return False
+    return True
 
 
 def describe_remote(source: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from ..errors import InputError
 from ..models import Item, Pattern, Plan, Subtask
+from ..names import RULE, is_safe
 from .builtin import BUILT_IN_AGENTS
 
 
@@ -41,7 +42,9 @@ def dag_problems(
         return [f"{where}: has no steps"]
     seen: set[str] = set()
     for i, step in enumerate(steps):
-        if step.id in seen:
+        if not is_safe(step.id):  # it names the step's output file
+            problems.append(f"{where}[{i}].id: {step.id!r} {RULE}")
+        elif step.id in seen:
             problems.append(f"{where}[{i}].id: duplicate step id {step.id!r}")
         seen.add(step.id)
         if step.agent not in agents:

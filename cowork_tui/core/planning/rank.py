@@ -29,6 +29,7 @@ _MERGER = re.compile(
     re.IGNORECASE,
 )
 NO_FIT = 0.6  # a best score below this shares no word that tells the parts apart
+_ONE_WORD = 0.25  # a word shared with an item's only part scores about log(4/3)
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,10 @@ class Ranker:
         return [float(s) for s in self._index.get_scores(words(text))]
 
     def best(self, text: str) -> Pick | None:
-        """The best part for `text`, None when none fits."""
+        """The best part for `text`, None when none fits (an item's only part fits by a word
+        it shares: with nothing to tell apart, every word weighs little)."""
         scores = self.scores(text)
-        if not scores or max(scores) < NO_FIT:
+        if not scores or max(scores) < (NO_FIT if len(scores) > 1 else _ONE_WORD):
             return None
         at = max(range(len(scores)), key=lambda i: (scores[i], -self._used[i], -i))
         return Pick(self._picks[at].agent, self._picks[at].skills, scores[at])

@@ -34,6 +34,7 @@ KEYS = """\
 | | `enter` | session details |
 | | `e` | export Markdown and JSON |
 | | `n` | re-run as a new session |
+| | `R` | resume an INTERRUPTED session under its id (what succeeded is kept) |
 | dialogs | `y` / `n` `escape` | confirm / decline |
 """
 

@@ -23,7 +23,7 @@ from ...core.archive.store import Archive, SessionSummary
 from ...core.models import SessionRecord, SessionState
 from ...core.text import duration, one_line, printable
 from .. import format as fmt
-from ..messages import RerunRequested
+from ..messages import RerunRequested, ResumeRequested
 from ..refusals import explain_refusal
 from ..widgets.list_table import ListTable
 from ..widgets.session_header import SESSION_STYLE
@@ -75,8 +75,9 @@ class HistoryScreen(Screen[None]):
         Binding("enter", "details", "Details"),
         Binding("e", "export", "Export"),
         Binding("n", "rerun", "Re-run"),
+        Binding("R", "resume", "Resume"),
     ]
-    selected: reactive[str | None] = reactive(None)
+    selected: reactive[str | None] = reactive(None, bindings=True)
 
     def __init__(self, archive: Archive, exports: Path) -> None:
         super().__init__()
@@ -218,10 +219,20 @@ class HistoryScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("details", "export", "rerun"):
             return self.selected is not None
+        if action == "resume":
+            return self._selected_state() is SessionState.INTERRUPTED
         return True
 
+    def _selected_state(self) -> SessionState | None:
+        return next((row.state for row in self._rows if row.id == self.selected), None)
+
     def on_key(self, event: events.Key) -> None:
-        explain_refusal(self, event, lambda action: "No session here yet")
+        def why_not(action: str) -> str:
+            if action == "resume" and (state := self._selected_state()):
+                return f"This session is {state.value}: only an INTERRUPTED one resumes"
+            return "No session here yet"
+
+        explain_refusal(self, event, why_not)
 
     def action_search(self) -> None:
         self.query_one("#search").focus()
@@ -247,6 +258,10 @@ class HistoryScreen(Screen[None]):
     def action_rerun(self) -> None:
         if self.selected:
             self.post_message(RerunRequested(self.selected))
+
+    def action_resume(self) -> None:
+        if self.selected:
+            self.post_message(ResumeRequested(self.selected))
 
 
 class DetailsScreen(Screen[bool]):

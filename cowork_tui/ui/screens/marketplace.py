@@ -311,7 +311,7 @@ class MarketplaceScreen(Screen[None]):
     def _run(self, change: Callable[[str], Item], ref: str, done: str) -> None:
         try:
             change(ref)
-        except InputError as exc:
+        except (InputError, OSError) as exc:  # OSError: the home is read-only, the disk full
             self.notify(str(exc), title=ref, severity="error", markup=False)
             return
         self.notify(f"{ref} {done}", markup=False)

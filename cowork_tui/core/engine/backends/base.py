@@ -38,6 +38,10 @@ class AgentContext:
     upstream: tuple[Upstream, ...] = ()  # results of the subtasks it runs after, in plan order
     output_dir: Path | None = None  # where the full output file goes
     grace_seconds: float = 5.0  # stop(): how long a process gets between SIGTERM and SIGKILL
+    # resuming after an interruption: the backend's conversation to continue, and what the
+    # agent had written in it
+    conversation: str | None = None
+    earlier_output: str = ""
 
 
 class AgentReporter(Protocol):
@@ -53,6 +57,9 @@ class AgentReporter(Protocol):
 
     def process(self, pgid: int, started: float) -> None:
         """A process group the agent owns (recorded for crash recovery)."""
+
+    def conversation(self, conversation_id: str) -> None:
+        """The backend's id of the agent's conversation (recorded, to resume it)."""
 
 
 @dataclass

@@ -161,6 +161,10 @@ class ClaudeRun(AgentRun):
 
     async def _run(self) -> AgentOutcome:
         prompt = agent_input(self._ctx)
+        if self._ctx.conversation:  # the session resumes: its conversation goes on
+            prompt, self._session_id = CONTINUE_PROMPT, self._ctx.conversation
+            self._earlier = [self._ctx.earlier_output.strip()] if self._ctx.earlier_output else []
+            self._reporter.output("[cowork-tui] resumed: the conversation goes on\n")
         if note := extras_left_out(self._ctx):
             self._reporter.output(note + "\n")
         while True:
@@ -254,7 +258,7 @@ class ClaudeRun(AgentRun):
         elif isinstance(message, SystemMessage):
             self._on_system(message.subtype, message.data)
         elif isinstance(message, AssistantMessage):
-            self._session_id = message.session_id or self._session_id
+            self._learn_conversation(message.session_id)
             self._synthetic = message.model == "<synthetic>"
             if message.error:
                 self._assistant_error = message.error
@@ -266,7 +270,7 @@ class ClaudeRun(AgentRun):
                 self._text.add(said + "\n")
                 self._reporter.output(said + "\n")
         elif isinstance(message, ResultMessage):
-            self._session_id = message.session_id or self._session_id
+            self._learn_conversation(message.session_id)
             self._meter.on_result(message.model_usage, message.total_cost_usd)
             cost, _, _ = self._meter.settle(self._backend.prices)
             self._reporter.usage(self._meter.tokens(), self._model_name(), cost)
@@ -275,7 +279,7 @@ class ClaudeRun(AgentRun):
 
     def _on_system(self, subtype: str, data: dict[str, Any]) -> None:
         if subtype == "init":
-            self._session_id = data.get("session_id") or self._session_id
+            self._learn_conversation(data.get("session_id"))
             self._model = data.get("model") or self._model
             self._reporter.usage(self._meter.live_tokens(), self._model)
         elif subtype == "api_retry":  # the CLI waits, then asks again
@@ -286,6 +290,12 @@ class ClaudeRun(AgentRun):
             else:
                 step = f"API error, retrying in {delay:.0f}s"
             self._reporter.progress(None, step)
+
+    def _learn_conversation(self, session_id: str | None) -> None:
+        """Claude Code's id of the conversation: recorded, so a resumed session continues it."""
+        if session_id and session_id != self._session_id:
+            self._session_id = session_id
+            self._reporter.conversation(session_id)
 
     def _on_stream_event(self, event: dict[str, Any]) -> None:
         if self._meter.on_stream_event(event):

@@ -14,6 +14,7 @@ from ...models import AgentSpec
 from ...planning.builtin import GENERAL_PURPOSE
 from .base import AgentContext
 from .claude_plugin import stage_plugin
+from .command import APP_VARIABLES
 
 if TYPE_CHECKING:
     from claude_agent_sdk import ClaudeAgentOptions
@@ -133,13 +134,16 @@ def agent_options(
         strict_mcp_config=not extras,  # the plugin's MCP servers only when agreed to
         settings=None if extras else NO_HOOKS,  # and its hooks
         verbatim_prompts=slash_skill(ctx) is None,  # task text never expands as a /command
+        resume=ctx.conversation,  # a resumed session: the conversation Claude Code kept
         stderr=stderr,
     )
 
 
 def cli_env(setup: ClaudeSetup, session_id: str) -> dict[str, str]:
-    """The environment a CLI of the session gets, on top of ours."""
-    env: dict[str, str] = {}
+    """The environment a CLI of the session gets, on top of ours (the SDK passes ours on):
+    cowork-tui's own settings blanked, so its tools find neither the archive nor other
+    sessions' outputs through them (no item's trust prompt asks for them)."""
+    env = {name: "" for name in os.environ if name.startswith(APP_VARIABLES)}
     # a failing API fails the agent in seconds, not after the CLI's ten retries (minutes)
     if RETRIES_VARIABLE not in os.environ:
         env[RETRIES_VARIABLE] = DEFAULT_RETRIES

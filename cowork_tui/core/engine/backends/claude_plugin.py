@@ -1,7 +1,8 @@
 """The plugin a Claude agent has loaded: the item's skills and commands exactly as cowork-tui found
 them (a marketplace's shared `skills/` folder, listed paths, nested commands), named by the item,
 so `/item:name` and the Skill tool mean what the plan says. Its MCP servers and hooks are in it
-only when the user agreed to them; its other files are linked, for `${CLAUDE_PLUGIN_ROOT}`."""
+only when the user agreed to them; its other files are linked, for `${CLAUDE_PLUGIN_ROOT}`. It
+is private, as outputs are (0700 folders, whatever the umask)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ...models import Item
+from ...names import inside
+from ..slot import private_folder
 
 # what the staged folder defines itself; every other top-level entry of the plugin is linked
 _OWN = frozenset(
@@ -22,13 +25,13 @@ _OWN = frozenset(
 def stage_plugin(item: Item, into: Path, *, extras: bool) -> Path:
     """The plugin folder for `item` under `into` (built once; later agents of the session
     reuse it)."""
-    root = into / item.name
+    root = inside(private_folder(into), item.name)
     if root.is_dir():
         return root
     assert item.path is not None, "only an item on disk runs"
     building = into / f".{item.name}.building"
     shutil.rmtree(building, ignore_errors=True)
-    (building / ".claude-plugin").mkdir(parents=True, mode=0o700)
+    private_folder(building / ".claude-plugin")
     manifest: dict[str, Any] = {"name": item.name, "description": item.description}
     if item.version:
         manifest["version"] = item.version
@@ -39,6 +42,7 @@ def stage_plugin(item: Item, into: Path, *, extras: bool) -> Path:
             events[hook.event].append(hook.config)
         manifest["hooks"] = dict(events)
     (building / ".claude-plugin" / "plugin.json").write_text(json.dumps(manifest, indent=2))
+    (building / ".claude-plugin" / "plugin.json").chmod(0o600)
     for child in item.path.iterdir():
         if child.name not in _OWN:
             (building / child.name).symlink_to(child.resolve())
@@ -48,12 +52,12 @@ def stage_plugin(item: Item, into: Path, *, extras: bool) -> Path:
         if skill.kind == "skill":  # its folder, followed by Claude Code as a skill
             folder = skill.path.parent.resolve()
             name = _free(folder.name, linked)
-            (building / "skills").mkdir(exist_ok=True)
+            private_folder(building / "skills")
             (building / "skills" / name).symlink_to(folder)
         else:  # a copy: Claude Code does not follow links to commands
             *subdirs, stem = skill.name.split(":")
             target = building.joinpath("commands", *subdirs, f"{stem}.md")
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(target.parent)
             shutil.copyfile(skill.path, target)
     building.rename(root)
     return root

@@ -1,9 +1,11 @@
 """Command agents: a local process run through `sh -c` (DESIGN §3).
 
 The process gets its own process group, so pause (SIGSTOP), resume (SIGCONT) and stop
-(SIGTERM, a grace period, SIGKILL) reach its children too. Its stdout is the agent's
-output, read in chunks and streamed to the reporter (nothing grows with its size);
-`::progress` and `::usage` lines are consumed.
+(SIGTERM, a grace period, SIGKILL) reach its children too; on Linux it runs under an init of
+its own (`procs.under_subreaper`), so what leaves the group (setsid, a double fork) stays below
+it, is found there and ends with the agent. Its stdout is the agent's output, read in chunks
+and streamed to the reporter (nothing grows with its size); `::progress` and `::usage` lines
+are consumed. The agent's environment is ours without cowork-tui's own settings.
 """
 
 from __future__ import annotations
@@ -19,7 +21,18 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 from ...models import Tokens
-from ...procs import all_stopped, group_members, kill_group, process_start_time
+from ...procs import (
+    ProcessInfo,
+    all_stopped,
+    descendants,
+    group_members,
+    kill_group,
+    process_start_time,
+    process_table,
+    reap,
+    signal_each,
+    under_subreaper,
+)
 from .base import AgentContext, AgentOutcome, AgentReporter, AgentRun, Backend
 from .output import BoundedText
 
@@ -28,6 +41,14 @@ DRAIN_SECONDS = 0.2  # after the main process exits, how long to wait for stdout
 MAX_REPORTED_TOKENS = 10**12  # per `::usage` line: more is a mistake (and overflows SQLite)
 _DIRECTIVE = re.compile(r"^::(progress|usage)(?:[ \t]([^\n]*))?\n", re.MULTILINE)
 _MAX_DIRECTIVE = 4096  # a "::" line longer than this is output, not a directive
+# cowork-tui's own settings: COWORK_TUI_HOME names the archive and every session's outputs
+APP_VARIABLES = "COWORK_TUI_"
+
+
+def inherited_environ() -> dict[str, str]:
+    """Our environment as an agent gets it: without cowork-tui's own settings (no item's trust
+    prompt asks for the archive or other sessions' outputs)."""
+    return {name: value for name, value in os.environ.items() if not name.startswith(APP_VARIABLES)}
 
 
 class CommandBackend(Backend):
@@ -37,7 +58,7 @@ class CommandBackend(Backend):
         if not ctx.spec.command:
             raise ValueError(f"agent {ctx.spec.name!r} has no command")
         env = {
-            **os.environ,
+            **inherited_environ(),
             "COWORK_TASK": ctx.task,
             "COWORK_SUBTASK": ctx.subtask.prompt,
             "COWORK_SESSION_ID": ctx.session_id,
@@ -45,23 +66,47 @@ class CommandBackend(Backend):
             # where its plugin lives, by Claude Code's name (its scripts, its own files)
             **({"CLAUDE_PLUGIN_ROOT": str(ctx.item.path)} if ctx.item.path else {}),
         }
-        process = await anyio.open_process(
-            ["sh", "-c", ctx.spec.command],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=ctx.cwd,
-            env=env,
-            start_new_session=True,
-        )
-        reporter.process(process.pid, process_start_time(process.pid) or 0.0)
-        return CommandRun(process, ctx, reporter)
+        process, pgid = await _spawn(ctx.spec.command, ctx, env)
+        reporter.process(pgid, process_start_time(pgid) or 0.0)
+        return CommandRun(process, pgid, ctx, reporter)
+
+
+async def _spawn(command: str, ctx: AgentContext, env: dict[str, str]) -> tuple[Process, int]:
+    """`sh -c command` as the leader of a new session and process group, under an init of its
+    own where there can be one (`procs.under_subreaper`): the process to wait for (the init or
+    the shell), and the group's id (the shell's pid, which the init reports)."""
+    argv = ["sh", "-c", command]
+    report, write_end = os.pipe()
+    try:
+        try:
+            init = under_subreaper(argv, write_end, DRAIN_SECONDS, ctx.grace_seconds)
+            process = await anyio.open_process(
+                init or argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=ctx.cwd,
+                env=env,
+                start_new_session=True,
+                pass_fds=(write_end,) if init else (),
+            )
+        finally:
+            os.close(write_end)  # the init has its own
+        shell = await anyio.to_thread.run_sync(os.read, report, 32) if init else b""
+    finally:
+        os.close(report)
+    return process, int(shell) if shell.isdigit() else process.pid
 
 
 class CommandRun(AgentRun):
-    def __init__(self, process: Process, ctx: AgentContext, reporter: AgentReporter) -> None:
+    def __init__(
+        self, process: Process, pgid: int, ctx: AgentContext, reporter: AgentReporter
+    ) -> None:
         self._process = process
-        self._pgid = process.pid  # start_new_session: the group is named after the leader
+        self._pgid = pgid  # the shell's group; the init, if any, is outside it
+        # what the agent starts stays below its first process (the init: a subreaper); its
+        # start time tells it from a process that reuses its pid
+        self._root = process.pid, process_start_time(process.pid) or 0.0
         self._ctx = ctx
         self._reporter = reporter
         self._grace = ctx.grace_seconds
@@ -117,8 +162,10 @@ class CommandRun(AgentRun):
         self._stopping = True
         try:
             if self._process.returncode is None:
-                kill_group(self._pgid, signal.SIGTERM)
-                kill_group(self._pgid, signal.SIGCONT)  # a stopped process must run to die
+                escaped = [p for p in await self._family() if p.pgid != self._pgid]
+                for sig in (signal.SIGTERM, signal.SIGCONT):  # a stopped process must run to die
+                    kill_group(self._pgid, sig)
+                    signal_each(escaped, sig)
                 with anyio.move_on_after(self._grace):
                     await self._process.wait()
             await self._kill_leftovers()
@@ -126,14 +173,29 @@ class CommandRun(AgentRun):
         finally:
             self._stopped.set()
 
+    async def _family(self) -> list[ProcessInfo]:
+        """The live processes below the agent's first process, whatever their group."""
+        below = await anyio.to_thread.run_sync(descendants, *self._root)
+        return [p for p in below if not p.zombie]
+
     async def _kill_leftovers(self) -> None:
-        """SIGKILL what is left of the group and wait (briefly) until it is really gone."""
-        if not kill_group(self._pgid, signal.SIGKILL):
-            return
-        kill_group(self._pgid, signal.SIGCONT)
-        with anyio.move_on_after(2):
-            while group_members(self._pgid):
+        """SIGKILL what is left of the agent and wait (briefly) until it is really gone: first
+        what is below its first process (whose orphans come to that init, a subreaper), then
+        the group. What ended as our child (the app is a subreaper too) is reaped."""
+        killed: list[ProcessInfo] = []
+        with anyio.move_on_after(1):
+            while family := await self._family():
+                signal_each(family, signal.SIGKILL)
+                killed += family
                 await anyio.sleep(0.01)
+        if kill_group(self._pgid, signal.SIGKILL):
+            kill_group(self._pgid, signal.SIGCONT)
+            with anyio.move_on_after(2):
+                while group_members(self._pgid):
+                    await anyio.sleep(0.01)
+            table = await anyio.to_thread.run_sync(process_table)
+            killed += [p for p in table.values() if p.pgid == self._pgid]
+        reap(p for p in killed if p.pid != self._process.pid)  # that one is waited for
 
     async def _read_all(self) -> None:
         process = self._process
