@@ -21,6 +21,8 @@ import pytest  # noqa: E402
 from textual.pilot import Pilot  # noqa: E402
 
 from cowork_tui.ui.app import CoworkApp  # noqa: E402
+from cowork_tui.ui.screens.budget import BudgetScreen  # noqa: E402
+from cowork_tui.ui.screens.monitor import MessageScreen  # noqa: E402
 from cowork_tui.ui.screens.output import OutputScreen  # noqa: E402
 from tests.ui_fixtures import FINISHED, RUNNING, TEN, frozen_engine  # noqa: E402
 from tests.ui_support import archive_read, make_app, open_launcher, open_workspace  # noqa: E402
@@ -31,6 +33,14 @@ Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
 async def output(pilot: Pilot[Any]) -> None:
     await pilot.app.push_screen(OutputScreen(RUNNING.id, RUNNING.agents[1]))
+
+
+async def budget(pilot: Pilot[Any]) -> None:
+    await pilot.app.push_screen(BudgetScreen(RUNNING))
+
+
+async def message(pilot: Pilot[Any]) -> None:
+    await pilot.app.push_screen(MessageScreen(RUNNING.agents[1].subtask))
 
 
 def keys(*pressed: str) -> Steps:
@@ -53,6 +63,9 @@ SHOTS: dict[str, Steps] = {
     "history-details": keys("3", "enter"),
     "help": keys("question_mark"),
     "quit-confirmation": keys("q"),
+    "add-marketplace": keys("a"),
+    "budget": budget,
+    "message-to-an-agent": message,
 }
 
 

@@ -37,6 +37,8 @@ class Reporter:
         self.conversations: list[str] = []
         self.wrote = anyio.Event()  # some output has arrived
         self.writing = anyio.Event()  # the model's first words have streamed
+        self.notices: list[tuple[str, str]] = []  # (state, step): a rate limit, a stall
+        self.noticed = anyio.Event()
 
     def progress(self, fraction: float | None, step: str) -> None:
         self.steps.append(step)
@@ -55,6 +57,11 @@ class Reporter:
 
     def conversation(self, conversation_id: str) -> None:
         self.conversations.append(conversation_id)
+
+    def notice(self, state: str, step: str) -> None:
+        self.notices.append((state, step))
+        self.progress(None, step)
+        self.noticed.set()
 
 
 def spec(

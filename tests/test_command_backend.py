@@ -46,6 +46,9 @@ class Reporter:
     def conversation(self, conversation_id: str) -> None:
         raise AssertionError("command agents have no conversation")
 
+    def notice(self, state: str, step: str) -> None:
+        raise AssertionError("command agents report no rate limit nor stall")
+
 
 def context(
     script: str, upstream: tuple[Upstream, ...] = (), cwd: Path = Path(".")

@@ -175,14 +175,16 @@ def test_a_refused_write_changes_nothing(
 
 
 def test_unavailable_items_cannot_be_installed(paths: Paths, tmp_path: Path) -> None:
+    """A source kind cowork-tui cannot fetch (Claude Code's `pip`) is one clear error."""
     write_raw_marketplace(
         tmp_path / "m",
-        {"name": "r", "plugins": [{"name": "far", "source": {"source": "github", "repo": "o/r"}}]},
+        {"name": "r", "plugins": [{"name": "far", "source": {"source": "pip", "package": "x"}}]},
     )
     catalog = Catalog(paths)
     catalog.add_marketplace(tmp_path / "m")
-    with pytest.raises(InputError, match="far@r: cannot be installed: remote — not available"):
+    with pytest.raises(InputError, match="far@r \\(pip x\\): source 'pip' cannot be installed"):
         catalog.install("far", yes=True)
+    assert not catalog.is_installed("far@r")
 
 
 def test_missing_requirements(paths: Paths, tmp_path: Path) -> None:

@@ -110,14 +110,18 @@ async def test_what_resumes_is_only_an_interrupted_session_that_still_fits(
         engine.cancel(sid)
 
 
-def test_what_a_crash_leaves_counts_the_active_time_until_the_last_record(tmp_path: Path) -> None:
+def test_what_a_crash_leaves_keeps_the_active_time_until_the_last_record_and_the_budget(
+    tmp_path: Path,
+) -> None:
     archive = Archive(tmp_path / "archive.sqlite3")
     now = utcnow()
     running = SessionRecord(
         id="s1", item="i", marketplace="m", task="t", state=S.RUNNING, started_at=now,
-        active_s=2.0, active_since=now - timedelta(seconds=10),
+        active_s=2.0, active_since=now - timedelta(seconds=10), budget_usd=1.5,
+        paused_reason="budget",
     )  # fmt: skip
     archive.record(running)
-    stored = archive.get("s1").active_s
-    assert stored is not None and stored >= 12.0  # 2 s before, 10 s running since
+    stored = archive.get("s1")
+    assert stored.active_s is not None and stored.active_s >= 12.0  # 2 s before, 10 s since
+    assert (stored.budget_usd, stored.paused_reason) == (1.5, "budget")  # a resume keeps its cap
     archive.close()

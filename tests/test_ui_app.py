@@ -637,7 +637,7 @@ async def test_marketplace_footer_follows_the_highlighted_item(
             raise AssertionError(f"{ref}: the footer shows {sorted(shown)}")
 
         await footer_shows("quick@testmarket", {"l", "i"})
-        await footer_shows("away@far", set())  # remote: nothing to launch or install
+        await footer_shows("away@far", {"i"})  # remote: installed by fetching it, then launched
         await footer_shows("repo-health@cowork-tui", {"l"})  # bundled: installed for good
         await footer_shows("slow@testmarket", {"l", "i"})
 

@@ -11,6 +11,8 @@ import pytest
 from textual.pilot import Pilot
 
 from cowork_tui.ui.app import CoworkApp
+from cowork_tui.ui.screens.budget import BudgetScreen
+from cowork_tui.ui.screens.monitor import MessageScreen
 from cowork_tui.ui.screens.output import OutputScreen
 from tests.ui_fixtures import FINISHED, RUNNING, TEN, frozen_engine
 from tests.ui_support import FastWorkspace, archive_read, make_app, open_launcher, open_workspace
@@ -67,6 +69,24 @@ def test_monitor(snap_compare: Any, workspace: FastWorkspace) -> None:
 def test_agent_output(snap_compare: Any, workspace: FastWorkspace) -> None:
     async def show(pilot: Pilot[Any]) -> None:
         await pilot.app.push_screen(OutputScreen(RUNNING.id, RUNNING.agents[1]))
+
+    assert snap_compare(frozen_app(workspace, RUNNING), terminal_size=SIZE, run_before=show)
+
+
+def test_add_marketplace(snap_compare: Any, workspace: FastWorkspace) -> None:
+    assert snap_compare(frozen_app(workspace), terminal_size=SIZE, press=["a"])
+
+
+def test_budget(snap_compare: Any, workspace: FastWorkspace) -> None:
+    async def show(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(BudgetScreen(RUNNING))
+
+    assert snap_compare(frozen_app(workspace, RUNNING), terminal_size=SIZE, run_before=show)
+
+
+def test_message_to_an_agent(snap_compare: Any, workspace: FastWorkspace) -> None:
+    async def show(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(MessageScreen(RUNNING.agents[1].subtask))
 
     assert snap_compare(frozen_app(workspace, RUNNING), terminal_size=SIZE, run_before=show)
 

@@ -8,6 +8,7 @@ from typing import get_args
 
 from ..core.config import BackendChoice
 from ..core.errors import InputError
+from ..core.launch import parse_budget
 from ..core.models import MAX_PARALLEL, MIN_PARALLEL
 from ..core.text import parse_int
 
@@ -22,6 +23,17 @@ def whole_number(what: str, low: int, high: int | None = None) -> Callable[[str]
             raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{what}: ")) from None
 
     return parse
+
+
+def budget(text: str) -> float:
+    """An argparse type: a budget in dollars, above zero."""
+    try:
+        value = parse_budget(text, "--budget")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--budget: ")) from None
+    if value is None:
+        raise argparse.ArgumentTypeError("an amount of dollars is needed, e.g. 1.50")
+    return value
 
 
 def session_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,4 +53,12 @@ def session_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="agents running at once, 1..10 (default: the item's maxParallelAgents)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=budget,
+        default=None,
+        metavar="USD",
+        help="stop at this cost in dollars (default: the item's cowork.budgetUsd, else "
+        "budget_usd in config.toml, else none)",
     )

@@ -12,8 +12,9 @@ from typing import Any
 
 import anyio
 
+from ..core.engine.controls import BUDGET, budget_reached
 from ..core.engine.protocol import Engine, LaunchRequest
-from ..core.errors import InputError
+from ..core.errors import ControlError, InputError
 from ..core.models import SessionRecord, SessionState
 from ..core.text import printable
 from ..core.workspace import Workspace
@@ -21,6 +22,7 @@ from .arguments import session_arguments
 
 EXIT_CODES = {SessionState.COMPLETED: 0, SessionState.FAILED: 1, SessionState.CANCELLED: 1}
 EXIT_PARTIAL = 3
+EXIT_BUDGET = 4
 EXIT_SIGNAL = 130
 # each cancels the session (SIGHUP: the terminal closed)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -31,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run",
         help="run a session headless, with live progress (or one JSON record with --json)",
         description="Run ITEM on TASK without the TUI. Exit codes: 0 completed, 3 completed with "
-        "failed agents, 1 failed, 130 cancelled by SIGINT/SIGTERM, 2 bad usage or input.",
+        "failed agents, 1 failed, 4 cancelled at its budget (--budget), 130 cancelled by "
+        "SIGINT/SIGTERM, 2 bad usage or input.",
     )
     session_arguments(run)
     run.add_argument("--cwd", type=Path, default=None, help="working directory of the agents")
@@ -74,6 +77,8 @@ def run_to_end(workspace: Workspace, request: LaunchRequest, as_json: bool) -> i
         print(describe_result(record))
     if signalled and record.state is SessionState.CANCELLED:
         return EXIT_SIGNAL
+    if record.state is SessionState.CANCELLED and record.paused_reason == BUDGET:
+        return EXIT_BUDGET
     if record.state is SessionState.COMPLETED and record.partial:
         return EXIT_PARTIAL
     return EXIT_CODES.get(record.state, 1)
@@ -84,7 +89,12 @@ def _request(
 ) -> tuple[LaunchRequest, str | None]:
     # bad input is refused before a session exists
     return workspace.launcher.request(
-        args.item, args.task, cwd=cwd, backend=args.backend, max_parallel=args.max_parallel
+        args.item,
+        args.task,
+        cwd=cwd,
+        backend=args.backend,
+        max_parallel=args.max_parallel,
+        budget_usd=args.budget,
     )
 
 
@@ -106,11 +116,26 @@ async def _run_session(
                         engine.cancel(session_id, reason=signal.Signals(signum).name)
 
             tg.start_soon(cancel_on_signals)
+            tg.start_soon(_cancel_at_budget, engine, session_id)
             if not quiet and sys.stderr.isatty():
                 tg.start_soon(_show_progress, engine, session_id)
             record = await engine.wait(session_id)
             tg.cancel_scope.cancel()
     return record, signalled
+
+
+async def _cancel_at_budget(engine: Engine, session_id: str) -> None:
+    """Headless, nobody can raise the budget: a session paused at it is cancelled."""
+    while True:
+        seen = engine.version
+        record = engine.snapshot(session_id)
+        if record.state.terminal:
+            return
+        if record.paused_reason == BUDGET and record.budget_usd is not None:
+            with suppress(ControlError):  # it ended meanwhile
+                engine.cancel(session_id, reason=budget_reached(record.budget_usd))
+            return
+        await engine.changed(seen)
 
 
 async def _show_progress(engine: Engine, session_id: str) -> None:
@@ -134,6 +159,8 @@ def describe_result(record: SessionRecord) -> str:
         f"{record.tokens.total:,} tokens, ${record.cost_usd:.4f}"
         + (" (simulated: the demo backend)" if record.simulated else "")
     ]
+    if record.state is SessionState.CANCELLED and record.error:
+        lines.append(f"  {record.error}")
     for agent in record.agents:
         detail = f" — {agent.error}" if agent.error else ""
         lines.append(f"  {agent.subtask:<20} {agent.state:<11} {agent.agent}{detail}")

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputError, describe_validation_error
+from .models import BudgetUsd
 from .paths import Paths
 from .pricing import Price
 
@@ -21,7 +22,12 @@ class Settings(BaseModel):
     default_backend: BackendChoice = "auto"
     grace_seconds: float = Field(5.0, ge=0, le=60)  # SIGTERM → SIGKILL on cancel and timeout
     stall_seconds: float = Field(60.0, ge=1, le=3600)  # a Claude API silent this long: failed
-    bell: bool = True
+    stall_warn_seconds: float = Field(20.0, ge=1, le=3600)  # this long: shown "stalled"
+    # a session that ends, fails or stops at its budget out of sight: a notification and the
+    # terminal bell ("none": neither)
+    notify: Literal["bell", "none"] = "bell"
+    bell: bool = True  # the older switch: false keeps the bell quiet whatever `notify` says
+    budget_usd: BudgetUsd | None = None  # a session's spending cap unless its item gives one
     # Claude plans items without a workflow: "auto" when the session runs on Claude, true
     # whenever Claude is available; the heuristic planner otherwise, and when Claude fails
     model_planner: Literal["auto"] | bool = "auto"

@@ -4,6 +4,7 @@ preview of the plan and its cost."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,21 @@ from .pricing import PriceTable
 
 # a rough guess of one model agent's usage, for the cost estimate
 TYPICAL_USAGE = Tokens(input=20_000, output=2_000)
+
+
+def parse_budget(text: str, what: str = "budget") -> float | None:
+    """A budget in dollars from user input ("1.50" or "$1.50"); None when empty (no budget);
+    InputError naming `what` when it is not an amount above zero."""
+    cleaned = text.strip().removeprefix("$").strip()
+    if not cleaned:
+        return None
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise InputError(f"{what}: not an amount of dollars: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{what}: must be more than $0 (got {text!r})")
+    return value
 
 
 @dataclass(frozen=True)
@@ -61,9 +77,11 @@ class Launcher:
         cwd: Path,
         backend: str | None = None,
         max_parallel: int | None = None,
+        budget_usd: float | None = None,
     ) -> tuple[LaunchRequest, str | None]:
         """The request, and a notice to show when the backend is not the one asked for;
-        InputError when the item cannot run here or is not trusted (nothing is launched)."""
+        InputError when the item cannot run here or is not trusted (nothing is launched).
+        The budget: `budget_usd`, else the item's default, else the config's."""
         if isinstance(item, str):
             item = self._catalog.find(item)
         check_plannable(item, task)
@@ -75,8 +93,16 @@ class Launcher:
             backend=name,
             max_parallel=max_parallel or item.cowork.max_parallel_agents,
             cwd=cwd,
+            budget_usd=self.budget_for(item, budget_usd),
         )
         return request, notice
+
+    def budget_for(self, item: Item, asked: float | None) -> float | None:
+        """A session's budget: the one asked for, else the item's default, else the config's."""
+        for budget in (asked, item.cowork.budget_usd, self._settings.budget_usd):
+            if budget is not None:
+                return budget
+        return None
 
     def resume_request(self, record: SessionRecord) -> LaunchRequest:
         """The request that continues INTERRUPTED session `record` under its id (DESIGN §4),
@@ -97,6 +123,7 @@ class Launcher:
             cwd=cwd,
             plan=record.plan,
             resumed=record,
+            budget_usd=record.budget_usd,  # the session's own, whatever the defaults now
         )
 
     def needs_agreement(self, item: Item) -> bool:

@@ -84,6 +84,8 @@ Shown = Annotated[str, AfterValidator(printable)]
 MIN_PARALLEL, MAX_PARALLEL = 1, 10
 SIMULATION = "demo"  # the backend that simulates model agents
 MaxParallel = Annotated[int, Field(ge=MIN_PARALLEL, le=MAX_PARALLEL)]  # agents running at once
+BudgetUsd = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # a session's spending cap
+PausedReason = Literal["user", "budget"]  # why a session is (or, once ended, last was) paused
 
 
 # --- items -----------------------------------------------------------------------------
@@ -154,6 +156,7 @@ class CoworkDefaults(Frozen):
     completion_rate: float | None = Field(None, alias="completionRate", ge=0, le=1)
     requires: tuple[str, ...] = ()
     workflow: tuple[WorkflowStep, ...] | None = None
+    budget_usd: BudgetUsd | None = Field(None, alias="budgetUsd")
 
 
 class Item(Frozen):
@@ -342,6 +345,8 @@ class SessionRecord(Frozen):
     error: Shown | None = None  # why the session failed or was cancelled, when it did
     version: int = 0
     resumed_at: tuple[datetime, ...] = ()  # each time it was continued after an interruption
+    budget_usd: BudgetUsd | None = None  # at this cost the session pauses (None: no cap)
+    paused_reason: PausedReason | None = None
 
     def agent(self, subtask: str) -> AgentRecord | None:
         return next((a for a in self.agents if a.subtask == subtask), None)

@@ -80,6 +80,7 @@ class Workspace:
         return ClaudeBackend(
             prices=self.prices,
             stall_seconds=self.settings.stall_seconds,
+            stall_warn_seconds=self.settings.stall_warn_seconds,
             config_dir=self.paths.claude_config_dir,
         )
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
@@ -73,7 +74,8 @@ class CoworkApp(App[int]):
         self._engine_worker: Worker[None] | None = None
         self._stop = asyncio.Event()
         self._polled_version = -1
-        self._ended: set[str] = set()
+        self._attention: dict[str, str | None] = {}  # each session's ending or budget stop, seen
+        self.terminal_title = ""  # what the terminal's title says, once set
         self.handle_signals = False  # run_app: the real terminal's signals stop the app cleanly
 
     @property
@@ -262,6 +264,30 @@ class CoworkApp(App[int]):
         self.poll_now()
         self.set_timer(SETTLE_SECONDS, self.poll_now)  # and once it has taken effect
 
+    def on_budget_requested(self, message: messages.BudgetRequested) -> None:
+        """A new budget; a session paused at its old one resumes (what raising it is for)."""
+        if self.engine is None:
+            return
+        try:
+            self.engine.set_budget(message.session_id, message.budget_usd)
+            if self.engine.snapshot(message.session_id).paused_reason == "budget":
+                self.engine.resume(message.session_id)
+        except ControlError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+        self.poll_now()
+
+    async def on_steer_requested(self, message: messages.SteerRequested) -> None:
+        """The user's message to a running agent: sent, or a toast saying why not."""
+        if self.engine is None:
+            return
+        try:
+            await self.engine.steer(message.session_id, message.subtask, message.text)
+        except ControlError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.notify(f"Sent to {message.subtask}: it reads it at its next turn", markup=False)
+        self.poll_now()
+
     def on_output_requested(self, message: messages.OutputRequested) -> None:
         from .screens.output import OutputScreen
 
@@ -335,38 +361,72 @@ class CoworkApp(App[int]):
         self._arm_poll()
 
     def poll_now(self, force: bool = False) -> None:
-        """Toast ended sessions, refresh the monitor when it is on top; costs nothing when
-        no session changed and none is running."""
+        """Tell of sessions that ended or stopped at their budget out of sight, count them in
+        the terminal's title, refresh the monitor when it is on top; costs nothing when no
+        session changed and none is running."""
         if self.engine is None:
             return
         version = self.engine.version
         snapshots = self.engine.snapshots()
         changed = version != self._polled_version
+        monitor = self._monitor()
+        if monitor and self.selected_session is None and snapshots:
+            self.selected_session = snapshots[-1].id
         if changed:
-            self._announce_ended(snapshots, quiet=self._polled_version < 0)
+            self._announce(snapshots, quiet=self._polled_version < 0)
+            self._show_counts(snapshots)
         self._polled_version = version
         running = any(not s.state.terminal for s in snapshots)
-        if (changed or running or force) and (monitor := self._monitor()):
-            if self.selected_session is None and snapshots:
-                self.selected_session = snapshots[-1].id
+        if (changed or running or force) and monitor:
             monitor.show(snapshots, self.selected_session)
 
-    def _announce_ended(self, snapshots: tuple[SessionRecord, ...], quiet: bool) -> None:
-        """A toast and a bell for each session that ended since the last poll."""
+    def _announce(self, snapshots: tuple[SessionRecord, ...], quiet: bool) -> None:
+        """A notification and the bell for each session that ended or stopped at its budget
+        since the last poll while the monitor was not showing it (`notify` in config.toml)."""
         for record in snapshots:
-            if record.state.terminal and record.id not in self._ended:
-                self._ended.add(record.id)
-                if quiet:  # it ended before the app first looked
-                    continue
-                partial = " (partial)" if record.partial else ""
-                self.notify(
-                    f"{record.item}: {record.state.value}{partial}",
-                    title="Session ended",
-                    severity="information" if record.state.value == "COMPLETED" else "warning",
-                    markup=False,
-                )
-                if self.workspace.settings.bell:
-                    self.bell()
+            attention = _attention(record)
+            if attention == self._attention.get(record.id, None):
+                continue
+            self._attention[record.id] = attention
+            if attention is None or quiet or self._in_front(record.id):
+                continue  # nothing new; it ended before the app first looked; or it is shown
+            if self.workspace.settings.notify == "none":
+                continue
+            text, title, severity = _attention_note(record, attention)
+            self.notify(text, title=title, severity=severity, markup=False)
+            if self.workspace.settings.bell:
+                self.bell()
+
+    def _in_front(self, session_id: str) -> bool:
+        """The user sees this session now: the monitor shows it, in a terminal in focus."""
+        shown = self._monitor() is not None and self.selected_session == session_id
+        return self.app_focus and shown
+
+    def _show_counts(self, snapshots: tuple[SessionRecord, ...]) -> None:
+        """The terminal's title: "cowork-tui — 2 running, 1 needs you" (a paused session
+        waits on the user, whether its budget or the user paused it)."""
+        from ..core.models import SessionState
+
+        waiting = (SessionState.PAUSING, SessionState.PAUSED)
+        needs = sum(1 for s in snapshots if s.state in waiting)
+        running = sum(1 for s in snapshots if not s.state.terminal) - needs
+        counts = [f"{running} running"] if running else []
+        counts += [f"{needs} needs you"] if needs else []
+        title = " — ".join([self.TITLE, ", ".join(counts)]) if counts else self.TITLE
+        if title == self.terminal_title:
+            return
+        if not self.terminal_title:
+            self._write_terminal("\x1b[22;2t")  # keep the terminal's own title, for the end
+        self.terminal_title = title
+        self._write_terminal(f"\x1b]2;{title}\x07")
+
+    def _restore_terminal_title(self) -> None:
+        if self.terminal_title:
+            self._write_terminal("\x1b[23;2t")
+
+    def _write_terminal(self, sequence: str) -> None:
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(sequence)
 
     # --- actions --------------------------------------------------------------------------
 
@@ -402,6 +462,7 @@ class CoworkApp(App[int]):
     async def close(self) -> None:
         """Interrupt every running session (no process left), then exit."""
         await self._stop_engine()
+        self._restore_terminal_title()
         self.exit(0)
 
     async def hang_up(self) -> None:
@@ -414,6 +475,24 @@ class CoworkApp(App[int]):
         self._stop.set()
         if self._engine_worker is not None:
             await self._engine_worker.wait()
+
+
+def _attention(record: SessionRecord) -> str | None:
+    """What the user is told of: "ended" (also failed, cancelled), "budget" (stopped at it)."""
+    if record.state.terminal:
+        return "ended"
+    if record.paused_reason == "budget" and record.state.value in ("PAUSING", "PAUSED"):
+        return "budget"
+    return None
+
+
+def _attention_note(record: SessionRecord, attention: str) -> tuple[str, str, SeverityLevel]:
+    """The notification's text, title and severity."""
+    if attention == "budget":
+        return f"{record.item}: paused at its budget", "Needs you", "warning"
+    partial = " (partial)" if record.partial else ""
+    severity: SeverityLevel = "information" if record.state.value == "COMPLETED" else "warning"
+    return f"{record.item}: {record.state.value}{partial}", "Session ended", severity
 
 
 def run_app(workspace: Workspace | None = None, launch: LaunchRequest | None = None) -> int:

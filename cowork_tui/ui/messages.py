@@ -30,6 +30,14 @@ class ControlRequested(Message):
 
 
 @dataclass
+class BudgetRequested(Message):
+    """A session's new budget (a session paused at its budget goes on)."""
+
+    session_id: str
+    budget_usd: float
+
+
+@dataclass
 class OutputRequested(Message):
     """Open an agent's full output."""
 
@@ -67,4 +75,13 @@ class ArchiveProblem(Message):
     """The archive cannot take records now (busy, full, damaged): sessions go on (posted from
     wherever the archive found it)."""
 
+    text: str
+
+
+@dataclass
+class SteerRequested(Message):
+    """Send the user's message to a running agent's conversation."""
+
+    session_id: str
+    subtask: str
     text: str

@@ -14,7 +14,7 @@ SESSION_COLUMNS = (
     "id", "item", "marketplace", "task", "state", "partial", "backend", "max_parallel", "cwd",
     "started_at", "ended_at", "duration_s", "plan", "tok_input", "tok_output",
     "tok_cache_read", "tok_cache_write", "cost_usd", "agent_count", "failed_subtasks",
-    "summary", "error", "version", "active_s", "resumed_at",
+    "summary", "error", "version", "active_s", "resumed_at", "budget_usd", "paused_reason",
 )  # fmt: skip
 AGENT_COLUMNS = (
     "subtask", "agent", "prompt", "state", "model", "started_at", "ended_at", "duration_s",
@@ -41,7 +41,8 @@ def session_values(session: SessionRecord) -> tuple[Any, ...]:
         t.input, t.output, t.cache_read, t.cache_write, session.cost_usd, session.agent_count,
         json.dumps(session.failed_subtasks), session.summary, session.error, session.version,
         active_seconds(session, utcnow()) if session.active_since else session.active_s,
-        json.dumps([iso(at) for at in session.resumed_at]),
+        json.dumps([iso(at) for at in session.resumed_at]), session.budget_usd,
+        session.paused_reason,
     )  # fmt: skip
 
 

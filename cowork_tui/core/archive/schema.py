@@ -174,11 +174,14 @@ def _v5(conn: sqlite3.Connection) -> None:
     """Owners known by an id whose lock file they hold (`recovery.py`: a held lock proves a
     process alive across PID namespaces, where a pid does not), with their PID namespace; the
     journal's replay mark (`journal.py`). `owners` stays for processes of earlier versions.
-    Resume: when a session was continued, and each Claude agent's conversation."""
+    Resume: when a session was continued, and each Claude agent's conversation. Budgets: the
+    cap and why a session paused."""
     _execute_script(
         conn,
         """
         ALTER TABLE sessions ADD COLUMN resumed_at TEXT;  -- JSON list of ISO times
+        ALTER TABLE sessions ADD COLUMN budget_usd REAL;
+        ALTER TABLE sessions ADD COLUMN paused_reason TEXT;
         ALTER TABLE agents ADD COLUMN conversation TEXT;
         ALTER TABLE sessions ADD COLUMN owner_id TEXT;
         CREATE TABLE owner_locks (

@@ -22,6 +22,7 @@ from ..models import (
     AgentRecord,
     AgentState,
     Item,
+    PausedReason,
     Plan,
     SessionEvent,
     SessionRecord,
@@ -40,6 +41,17 @@ S, A = SessionState, AgentState
 
 Planner = Callable[[Item, SessionRecord], Awaitable[Plan]]  # the plan of a session about to run
 Preflight = Callable[[Item], list[str]]  # the problems that keep an item from running
+BUDGET: PausedReason = "budget"  # why a session paused at its budget
+
+
+def usd(amount: float) -> str:
+    """An amount of dollars in words: cents, finer below a cent."""
+    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+
+
+def budget_reached(budget: float) -> str:
+    """Why a session stopped at its budget (its events, and `run`'s cancel)."""
+    return f"{BUDGET}: {usd(budget)} reached"
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,8 @@ class ControlledSession:
         self._summary = ""
         self._slots: dict[str, AgentSlot] = {}
         self._held = False  # the whole session is (to be) paused
+        self._paused_reason: PausedReason | None = None  # why, while held (kept once it ends)
+        self._budget = record.budget_usd
         self._stop: Stop | None = None  # once cancelled or interrupted
         self._wake = _Wake()
         self._moved = False  # something the scheduler looks at changed since its last decision
@@ -141,8 +155,15 @@ class ControlledSession:
                 "version": self._version,
                 "active_s": self._active_s,
                 "active_since": self._active_since,
+                "budget_usd": self._budget,
+                "paused_reason": self._paused_reason,
             }
         )
+
+    def _cost(self) -> float:
+        """What the session has spent: its agents and its plan (as the record counts it)."""
+        planned = self._plan.cost_usd if self._plan else 0.0
+        return planned + sum(slot.record().cost_usd for slot in self._slots.values())
 
     # --- controls -------------------------------------------------------------------------
 
@@ -154,14 +175,50 @@ class ControlledSession:
         effect = SESSION_CONTROLS[self._state][control]
         if effect is Effect.REFUSE:
             raise ControlError(f"session {self.id} is {self._state.value}: cannot {control} it")
+        if effect in (Effect.RELEASE, Effect.RESUME) and self._over_budget():
+            assert self._budget is not None
+            raise ControlError(
+                f"session {self.id} has spent {usd(self._cost())} of its {usd(self._budget)} "
+                "budget: raise the budget first"
+            )
         self._log_control(control, None, reason)
         if effect is Effect.CANCEL:
             self._stop_session(Stop.CANCEL, reason)
         elif effect in (Effect.HOLD, Effect.PAUSE) and not self._held and not self._stop:
-            self._pause_session(effect)
+            self._pause_session(effect, "user")
         elif effect in (Effect.RELEASE, Effect.RESUME) and self._held and not self._stop:
             self._resume_session(effect)
         self._poke()
+
+    def set_budget(self, budget_usd: float | None) -> None:
+        """A new budget (None: no cap), above what the session has spent; recorded. A session
+        paused at its budget stays paused until it is resumed."""
+        if self._state.terminal:
+            raise ControlError(f"session {self.id} is {self._state.value}: its budget is final")
+        spent = self._cost()
+        if budget_usd is not None and not budget_usd > spent:
+            raise ControlError(
+                f"budget: {usd(budget_usd)} is not more than the {usd(spent)} session "
+                f"{self.id} has spent"
+            )
+        self._budget = budget_usd
+        reason = "none" if budget_usd is None else usd(budget_usd)
+        self._notify(SessionEvent(at=utcnow(), kind="control", state=BUDGET, reason=reason))
+
+    def _over_budget(self) -> bool:
+        return self._budget is not None and self._cost() >= self._budget
+
+    def _check_budget(self) -> None:
+        """At its budget a session pauses (nothing is killed, nothing new starts), recorded
+        with the reason; a session already paused or stopping is left as it is."""
+        if self._held or self._stop or self._state.terminal or not self._over_budget():
+            return
+        assert self._budget is not None
+        effect = SESSION_CONTROLS[self._state][Control.PAUSE]
+        if effect not in (Effect.HOLD, Effect.PAUSE):
+            return  # COMPLETING: it ends at once anyway
+        self._log_control(Control.PAUSE, None, budget_reached(self._budget))
+        self._pause_session(effect, BUDGET)
 
     def interrupt(self, reason: str) -> None:
         """The app is going away: stop everything, end INTERRUPTED."""
@@ -171,8 +228,8 @@ class ControlledSession:
         self._stop_session(Stop.INTERRUPT, reason)
         self._poke()
 
-    def _pause_session(self, effect: Effect) -> None:
-        self._held = True
+    def _pause_session(self, effect: Effect, reason: PausedReason) -> None:
+        self._held, self._paused_reason = True, reason
         if effect is Effect.HOLD:
             self._changed()  # held before dispatch; shows once planning is done
             return
@@ -183,7 +240,7 @@ class ControlledSession:
         self._spawn(self._pause_all)
 
     def _resume_session(self, effect: Effect) -> None:
-        self._held = False
+        self._held, self._paused_reason = False, None
         if effect is Effect.RELEASE:
             return
         self._set_state(S.RUNNING)
@@ -298,6 +355,7 @@ class ControlledSession:
     def _slot_changed(self, slot: AgentSlot, persist: bool) -> None:
         """Every change of an agent; state changes (and `persist`) also go to the recorder."""
         self._changed()
+        self._check_budget()
         state = slot.take_state_change()
         if state is not None:
             reason = slot.record().error if state.terminal else None

@@ -96,6 +96,7 @@ class LocalEngine:
         started = utcnow()
         if request.resumed is not None:
             record = continued(request.resumed, started)
+            record = record.model_copy(update={"budget_usd": request.budget_usd})
             if record.id in self._sessions and not self._sessions[record.id].done.is_set():
                 raise InputError(f"session {record.id} is running already")
             if self._recorder is not None:
@@ -111,6 +112,7 @@ class LocalEngine:
                 cwd=str(request.cwd.resolve()),
                 started_at=started,
                 plan=request.plan,
+                budget_usd=request.budget_usd,
             )
         session_id = record.id
         setup = SessionSetup(
@@ -144,6 +146,12 @@ class LocalEngine:
 
     def cancel(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None:
         self.control(session_id, Control.CANCEL, subtask, reason)
+
+    def set_budget(self, session_id: str, budget_usd: float | None) -> None:
+        self._session(session_id).set_budget(budget_usd)
+
+    async def steer(self, session_id: str, subtask: str, text: str) -> None:
+        await self._session(session_id).steer(subtask, text)
 
     def snapshot(self, session_id: str) -> SessionRecord:
         return self._session(session_id).snapshot()

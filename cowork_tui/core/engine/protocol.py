@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from ..models import Frozen, Item, MaxParallel, Plan, SessionEvent, SessionRecord
+from ..models import BudgetUsd, Frozen, Item, MaxParallel, Plan, SessionEvent, SessionRecord
 from .lifecycle import Control
 
 
@@ -19,6 +19,7 @@ class LaunchRequest(Frozen):
     cwd: Path = Path(".")
     plan: Plan | None = None  # None: the engine plans in PLANNING with its planner
     resumed: SessionRecord | None = None  # an INTERRUPTED session to continue, under its id
+    budget_usd: BudgetUsd | None = None  # at this cost the session pauses (DESIGN §4)
 
 
 class Engine(Protocol):
@@ -36,6 +37,15 @@ class Engine(Protocol):
     def resume(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None: ...
 
     def cancel(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None: ...
+
+    def set_budget(self, session_id: str, budget_usd: float | None) -> None:
+        """Change a session's budget (None: no cap); ControlError when it has ended or the new
+        budget is not above what it has spent. It does not resume a session paused at its
+        budget: `resume` does."""
+
+    async def steer(self, session_id: str, subtask: str, text: str) -> None:
+        """Send the user's `text` to a running agent's conversation (read at its next turn),
+        kept in its output and the session's events; ControlError when it cannot take it."""
 
     def snapshot(self, session_id: str) -> SessionRecord:
         """The session as it is now (ControlError for an unknown id)."""

@@ -12,13 +12,13 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..clock import utcnow
-from ..errors import InputError, describe_error
+from ..errors import ControlError, InputError, describe_error
 from ..models import AgentState, Plan, SessionEvent, SessionState, Subtask
 from ..names import inside
 from ..planning.builtin import built_in_spec, joined
 from ..planning.dag import check_plan
 from ..procs import all_gone, process_table, reap, session_processes, signal_processes
-from .backends.base import AgentContext, AgentOutcome, Backend
+from .backends.base import AgentContext, AgentOutcome, Backend, CannotSteer
 from .controls import ControlledSession
 from .lifecycle import Stop
 from .resume import kept
@@ -81,6 +81,7 @@ class SessionRun(ControlledSession):
             return
         self._plan = plan
         self._slots = {s.id: self._new_slot(s) for s in plan.subtasks}
+        self._check_budget()  # planning, or the run it resumes, may have spent it all
         self._set_state(S.PAUSED if self._held else S.RUNNING)
         async with anyio.create_task_group() as agents:
             await self._dispatch(agents)
@@ -106,7 +107,7 @@ class SessionRun(ControlledSession):
     def _new_slot(self, subtask: Subtask) -> AgentSlot:
         spec = self._item.agent(subtask.agent) or built_in_spec(self._item, subtask.agent)
         out = inside(self._setup.outputs_dir / self.id, f"{subtask.id}.txt")
-        slot = AgentSlot(subtask, spec, self._setup.prices, out, self._slot_changed)
+        slot = AgentSlot(subtask, spec, self._setup.prices, out, self._slot_changed, self._notify)
         before = self._earlier.get(subtask.id)
         if before is not None and kept(before):
             slot.restore(before)
@@ -139,6 +140,8 @@ class SessionRun(ControlledSession):
             for sid in decision.queue:
                 self._slots[sid].set_state(A.QUEUED)
             for sid in decision.start:
+                if self._held:  # at its budget, as the last one started
+                    break
                 slot = self._slots[sid]
                 slot.start()
                 agents.start_soon(self._execute, slot)
@@ -162,6 +165,7 @@ class SessionRun(ControlledSession):
             grace_seconds=self._setup.grace_seconds,
             conversation=slot.conversation_id,
             earlier_output=slot.earlier_output(),
+            budget_left_usd=None if self._budget is None else max(self._budget - self._cost(), 0),
         )
         try:
             backend = self._backend_for(slot.spec.kind)
@@ -231,6 +235,26 @@ class SessionRun(ControlledSession):
             )
         )
         await self._stop_agent(slot)
+
+    async def steer(self, subtask: str, text: str) -> None:
+        """Send the user's `text` to a running agent's conversation (DESIGN §4); ControlError
+        when that agent cannot take it (not running, or no conversation: command, demo)."""
+        slot = self._slots.get(subtask)
+        if slot is None:
+            raise ControlError(f"session {self.id} has no subtask {subtask!r}")
+        if not text.strip():
+            raise ControlError("nothing to send: the message is empty")
+        refused = "only a running agent can be steered"
+        if self._state is not S.RUNNING:
+            raise ControlError(f"session {self.id} is {self._state.value}: {refused}")
+        if slot.state is not A.RUNNING:
+            raise ControlError(f"agent {subtask} is {slot.state.value}: {refused}")
+        if slot.run is None:
+            raise ControlError(f"agent {subtask} is still starting: send it again in a moment")
+        try:
+            await slot.steer(text.strip())
+        except CannotSteer as exc:
+            raise ControlError(f"agent {subtask}: {exc}") from None
 
     def _backend_for(self, kind: str) -> Backend:
         name = "command" if kind == "command" else self._setup.backend

@@ -15,13 +15,21 @@ import stat
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import anyio
 
 from ..clock import utcnow
 from ..errors import machine_cause
-from ..models import PREVIEW_CHARS, AgentRecord, AgentSpec, AgentState, Subtask, Tokens
+from ..models import (
+    PREVIEW_CHARS,
+    AgentRecord,
+    AgentSpec,
+    AgentState,
+    SessionEvent,
+    Subtask,
+    Tokens,
+)
 from ..pricing import PriceTable
 from .backends.base import AgentOutcome, AgentRun, Upstream
 from .backends.output import BoundedText, LineTail
@@ -47,7 +55,10 @@ class AgentSlot:
         prices: PriceTable,
         output_file: Path,
         on_change: Callable[[AgentSlot, bool], None],
+        on_event: Callable[[SessionEvent], None] | None = None,
     ) -> None:
+        """`on_change(slot, persist)` after every change; `on_event` takes the events it
+        reports (a rate limit, a stall, a message from the user)."""
         self.subtask = subtask
         self.spec = spec  # None: the in-process merge
         self.state = AgentState.PENDING
@@ -67,6 +78,7 @@ class AgentSlot:
         self._output_error: str | None = None  # why its output could not be written
         self._tail = LineTail()
         self._on_change = on_change
+        self._on_event = on_event
         self._record: AgentRecord | None = None
         self._view: AgentView | None = None
         # the record's live fields
@@ -139,6 +151,11 @@ class AgentSlot:
             self._record = None
             self._on_change(self, True)  # persisted at once: a resume continues it
 
+    def notice(self, state: str, step: str) -> None:
+        self._step = step
+        self._changed()
+        self._event(state, step)
+
     # --- engine side ----------------------------------------------------------------------
 
     @property
@@ -177,6 +194,22 @@ class AgentSlot:
     def hold(self, held: bool) -> None:
         """Pause (True) or resume (False) this agent on its own."""
         self._held, self._view = held, None
+
+    async def steer(self, text: str) -> None:
+        """The user's message to the running agent: sent, then in its output and events
+        (CannotSteer from its backend, saying why, when it has no conversation)."""
+        assert self.run is not None
+        await self.run.steer(text)
+        with contextlib.suppress(OutputError):  # a full disk: its backend fails it, saying why
+            self.output(f"[you] {text}\n")
+        self._event("steer", text, kind="control")
+
+    def _event(self, state: str, reason: str, kind: Literal["agent", "control"] = "agent") -> None:
+        if self._on_event is not None:
+            event = SessionEvent(
+                at=utcnow(), kind=kind, subtask=self.id, state=state, reason=reason
+            )
+            self._on_event(event)
 
     def request_cancel(self) -> None:
         self._cancel_requested = True

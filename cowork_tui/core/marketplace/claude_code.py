@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from .git import github_url
 from .json_files import read_json
 from .loader import MARKETPLACE_FILE
+from .runner import FetchError
 from .sources import REMOTE, describe_remote
 
 
@@ -26,6 +28,7 @@ class ClaudeMarketplace:
     name: str
     origin: str  # in words: a folder, or "github owner/repo"
     folder: Path | None  # where .claude-plugin/marketplace.json is, when on disk
+    url: str | None = None  # the git URL it was added from, when remote
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,23 @@ def _marketplace(name: str, spec: dict[str, Any], home: Path) -> ClaudeMarketpla
         folder = _folder_of(home / Path(path).expanduser())
         return ClaudeMarketplace(name, str(folder), folder)
     remote = describe_remote(source) if source else "unknown source"
+    url = _git_url(source)
     location = spec.get("installLocation")
     if isinstance(location, str) and (Path(location) / MARKETPLACE_FILE).is_file():
-        return ClaudeMarketplace(name, f"{remote} (local copy: {location})", Path(location))
-    return ClaudeMarketplace(name, f"{REMOTE}: {remote}", None)
+        return ClaudeMarketplace(name, f"{remote} (local copy: {location})", Path(location), url)
+    return ClaudeMarketplace(name, f"{REMOTE}: {remote}", None, url)
+
+
+def _git_url(source: dict[str, Any]) -> str | None:
+    """The URL of a `github` (`repo`) or `git`/`url` (`url`) marketplace source."""
+    try:
+        if source.get("source") == "github" and isinstance(source.get("repo"), str):
+            return github_url(source["repo"])
+        if isinstance(source.get("url"), str):
+            return str(source["url"])
+    except FetchError:
+        pass
+    return None
 
 
 def _folder_of(path: Path) -> Path:

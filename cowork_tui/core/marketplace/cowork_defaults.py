@@ -18,6 +18,7 @@ _BOUNDS = {
     "maxParallelAgents": f"must be between {MIN_PARALLEL} and {MAX_PARALLEL}",
     "completionRate": "must be between 0 and 1",
     "avgSessionMinutes": "must be at least 0",
+    "budgetUsd": "must be more than 0",
 }
 _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 _DEFAULTS = CoworkDefaults()  # frozen: one for every plugin without a `cowork` object

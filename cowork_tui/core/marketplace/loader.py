@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,9 @@ PLUGIN_FILE = Path(".claude-plugin") / "plugin.json"
 _PLUGIN_DIR = PLUGIN_FILE.parent.name
 MarketplaceKind = Literal["bundled", "user", "claude"]
 
-_TOP_KEYS = frozenset({"$schema", "name", "owner", "metadata", "plugins", "description", "version"})
+_TOP_KEYS = frozenset(
+    {"$schema", "name", "owner", "metadata", "plugins", "description", "version", "renames"}
+)
 # Claude Code's plugin entry keys (the plugin manifest's, plus source/category/tags/strict)
 _ENTRY_KEYS = frozenset(
     {
@@ -42,10 +44,24 @@ _ENTRY_KEYS = frozenset(
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CachedPlugin:
+    """A remote entry's plugin as installed: fetched into the cache."""
+
+    folder: Path
+    source: str  # in words, with the commit or version fetched
+
+
 def load_marketplace(
-    folder: Path, *, kind: MarketplaceKind = "user", name: str | None = None, origin: str = ""
+    folder: Path,
+    *,
+    kind: MarketplaceKind = "user",
+    name: str | None = None,
+    origin: str = "",
+    cached: Mapping[str, CachedPlugin] | None = None,
 ) -> Marketplace:
-    """The marketplace in `folder`; `name` overrides the one in the file (Claude Code's key)."""
+    """The marketplace in `folder`; `name` overrides the one in the file (Claude Code's key);
+    `cached`: remote entries installed into the cache (by ref), loaded from there."""
     manifest = folder / MARKETPLACE_FILE
     origin = origin or str(folder)
     try:
@@ -74,6 +90,8 @@ def load_marketplace(
     unknown = sorted(k for k in data if k not in _TOP_KEYS)
     if unknown:
         warnings.append(f"{manifest}: unknown keys ignored: {', '.join(unknown)}")
+    if "renames" in data and _renames(data) is None:
+        warnings.append(f"{manifest}: renames: must map old plugin names to new ones; ignored")
     metadata = data.get("metadata")
     if not isinstance(metadata, dict):
         if metadata is not None:
@@ -84,7 +102,7 @@ def load_marketplace(
         warnings.append(f"{manifest}: metadata.pluginRoot: must be a string; ignored")
         plugin_root = None
     description = data.get("description") or metadata.get("description") or ""
-    ctx = _Context(manifest, folder.resolve(), name or declared.strip(), plugin_root)
+    ctx = _Context(manifest, folder.resolve(), name or declared.strip(), plugin_root, cached or {})
     with _no_collections():
         items = _entry_items(ctx, plugins)
     return Marketplace(
@@ -134,7 +152,7 @@ def _no_collections() -> Iterator[None]:
 
 def load_plugin_folder(folder: Path, name: str, marketplace: str) -> Item:
     """A plugin folder on its own (e.g. a Claude Code install), without a marketplace entry."""
-    ctx = _Context(folder / PLUGIN_FILE, folder.resolve(), marketplace, None)
+    ctx = _Context(folder / PLUGIN_FILE, folder.resolve(), marketplace, None, {})
     plugin = (ctx.root, folder_entries(ctx.root) or {})
     return _plugin_item(ctx, {"name": name}, str(folder), plugin, str(folder), Problems())
 
@@ -145,6 +163,7 @@ class _Context:
     root: Path
     marketplace: str
     plugin_root: str | None
+    cached: Mapping[str, CachedPlugin]
 
 
 def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
@@ -175,6 +194,9 @@ def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
     except SourceError as exc:
         problems.errors.append(f"{where}.source: {exc}")
         return _broken(ctx, name, problems.errors, entry, problems.warnings)
+    cached = ctx.cached.get(f"{name}@{ctx.marketplace}")
+    if source.folder is None and cached is not None:
+        return _cached_item(ctx, entry, where, cached, problems)
     if source.folder is None:
         return _broken(ctx, name, problems.errors, entry, problems.warnings, source.text)
     top = folder_entries(source.folder)
@@ -182,6 +204,22 @@ def _entry_item(ctx: _Context, i: int, entry: Any) -> Item:
         problems.errors.append(f"{where}.source: {source.text!r}: folder not found")
         return _broken(ctx, name, problems.errors, entry, problems.warnings)
     return _plugin_item(ctx, entry, where, (source.folder, top), source.text, problems)
+
+
+def _cached_item(
+    ctx: _Context, entry: dict[str, Any], where: str, cached: CachedPlugin, problems: Problems
+) -> Item:
+    """An installed remote entry, from its folder in the cache (the root its paths stay in)."""
+    top = folder_entries(cached.folder)
+    if top is None:
+        problems.errors.append(
+            f"{where}.source: {cached.source}: its installed copy {cached.folder} is missing; "
+            f"install it again"
+        )
+        return _broken(ctx, entry["name"].strip(), problems.errors, entry, problems.warnings)
+    root = cached.folder.resolve()
+    in_cache = _Context(ctx.manifest, root, ctx.marketplace, None, {})
+    return _plugin_item(in_cache, entry, where, (root, top), cached.source, problems)
 
 
 def _plugin_item(
@@ -308,6 +346,32 @@ def _broken(
         errors=tuple(errors),
         warnings=tuple(warnings or ()),
     )
+
+
+def marketplace_extras(folder: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The raw entries of the marketplace in `folder` by name, and its `renames` (old plugin
+    name → new), read again: what installs, dependencies and renames need, of a few items."""
+    try:
+        data = read_json(folder / MARKETPLACE_FILE)
+    except InputError:
+        return {}, {}
+    if not isinstance(data, dict):
+        return {}, {}
+    plugins = data.get("plugins")
+    entries: dict[str, dict[str, Any]] = {}
+    for entry in plugins if isinstance(plugins, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            entries.setdefault(entry["name"].strip(), entry)  # a later duplicate is broken
+    return entries, _renames(data) or {}
+
+
+def _renames(data: dict[str, Any]) -> dict[str, str] | None:
+    renames = data.get("renames")
+    if not isinstance(renames, dict) or not all(
+        isinstance(old, str) and isinstance(new, str) for old, new in renames.items()
+    ):
+        return None
+    return {old.strip(): new.strip() for old, new in renames.items()}
 
 
 def _source_text(entry: dict[str, Any] | None) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from ..models import Item
 
 DEFAULT_TOOLS = "Claude Code's default tools"
+REMOTE_KINDS = ("github", "url", "git-subdir", "npm")  # the sources fetched into the cache
 
 
 def commands_of(item: Item) -> dict[str, str]:
@@ -44,6 +45,8 @@ def acts_on_the_machine(item: Item) -> bool:
 def describe_trust(item: Item) -> str:
     """Everything of `item` that can act on the machine, one indented block per kind."""
     blocks = []
+    if is_fetched(item):
+        blocks.append(f"  fetched from: {item.source}")
     if commands := commands_of(item):
         lines = ["  local programs (run without a model, through `sh -c` or Claude Code):"]
         for agent, command in commands.items():
@@ -71,6 +74,11 @@ def describe_trust(item: Item) -> str:
             lines += [f"    {where}: {action}" for action in hook.actions or ("(nothing)",)]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
+
+
+def is_fetched(item: Item) -> bool:
+    """Whether `item` was loaded from a remote source's copy in the cache."""
+    return item.path is not None and item.source.split(" ", 1)[0] in REMOTE_KINDS
 
 
 def trust_prompt(item: Item) -> str:

@@ -21,11 +21,15 @@ KEYS = """\
 | marketplace | `/` | filter items |
 | | `enter` | details |
 | | `l` | launch a session of the item |
-| | `i` | install / uninstall |
+| | `i` | install / uninstall (a remote item is fetched first) |
+| | `a` | add a marketplace: a folder, a git URL or owner/repo |
+| | `u` | update the highlighted item's marketplace (or all): git pull, re-read |
 | launcher | `ctrl+s` | launch · `escape` back |
 | | `ctrl+t` | see what an item can do on this machine, and install it |
 | monitor | `p` `r` `c` | pause · resume · cancel the session (cancel asks) |
+| | `b` | raise the session's budget (paused at its budget, it goes on at once) |
 | | `P` `R` `C` | pause · resume · cancel the focused agent |
+| | `m` | message the focused Claude agent: it reads it at its next turn |
 | | `v` | agents as a grid of panels, or as a table |
 | | `tab` · arrows, `h` `j` `k` `l` | to the agents · from agent to agent |
 | | `enter` | the focused agent's full output |

@@ -1,4 +1,4 @@
-"""The launcher: task, max parallel, backend, a live plan preview; `ctrl+s` launches."""
+"""The launcher: task, max parallel, budget, backend, a live plan preview; `ctrl+s` launches."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 
 from ...core.engine.protocol import LaunchRequest
 from ...core.errors import InputError
-from ...core.launch import Launcher
+from ...core.launch import Launcher, parse_budget
 from ...core.models import MAX_PARALLEL, MIN_PARALLEL, Item
 from ...core.text import parse_int
 from ..widgets.plan_view import draw_plan
@@ -29,6 +29,7 @@ INSTALL_FIRST = "Not installed: it can act on this machine. ctrl+t shows what, a
 class LauncherScreen(ModalScreen["LaunchRequest | None"]):
     """Dismissed with the request to launch (None: back)."""
 
+    DEFAULT_CSS = "#budget { width: 12; }"
     BINDINGS = [
         Binding("ctrl+s", "launch", "Launch", priority=True),
         Binding("ctrl+t", "install", "Trust & install", priority=True),
@@ -53,6 +54,8 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
                 yield Label("max parallel")
                 yield Input(str(self.item.cowork.max_parallel_agents), id="parallel",
                             type="integer", max_length=2)  # fmt: skip
+                yield Label("budget $")
+                yield Input(self._default_budget(), id="budget", placeholder="none")
                 yield Label("backend")
                 yield Select(BACKENDS, value=backend, allow_blank=False, id="backend")
             with Horizontal(id="launcher-folder"):
@@ -84,6 +87,7 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
         plan_view = self.query_one("#plan", Static)
         try:
             self._parallel()
+            self._budget()
             self._cwd()
             preview = self.launcher.preview(self.item, self._task_text(), self._backend())
         except InputError as exc:
@@ -119,6 +123,14 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
         text = self.query_one("#parallel", Input).value
         return parse_int(text, "max parallel", MIN_PARALLEL, MAX_PARALLEL)
 
+    def _default_budget(self) -> str:
+        """The item's default budget, else the config's; empty for none."""
+        budget = self.launcher.budget_for(self.item, None)
+        return "" if budget is None else f"{budget:g}"
+
+    def _budget(self) -> float | None:
+        return parse_budget(self.query_one("#budget", Input).value)
+
     def _backend(self) -> str:
         return str(self.query_one("#backend", Select).value)
 
@@ -134,7 +146,8 @@ class LauncherScreen(ModalScreen["LaunchRequest | None"]):
         )
         if notice:
             self.notify(notice, severity="warning", markup=False)
-        return request
+        # the field starts with the defaults: as it stands it is the budget, empty for none
+        return request.model_copy(update={"budget_usd": self._budget()})
 
     def _needs_install(self) -> bool:
         return not self.item.installed and self.launcher.needs_agreement(self.item)

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -18,6 +18,7 @@ from ...core.archive.stats import MIN_STATS_SESSIONS, ItemStats
 from ...core.archive.store import Archive
 from ...core.errors import InputError
 from ...core.marketplace.catalog import Catalog
+from ...core.marketplace.sources import REMOTE
 from ...core.marketplace.trust import describe_trust
 from ...core.models import Item, Marketplace
 from ...core.text import one_line
@@ -36,6 +37,9 @@ def item_details(item: Item, stats: ItemStats | None) -> Text:
     text.append(f"{item.name}", "bold")
     text.append(f"  {item.marketplace}" + (f" · v{item.version}" if item.version else ""), "dim")
     text.append("\n")
+    if item.source:
+        text.append("Source: ", "bold")
+        text.append(f"{item.source}\n", "dim")
     if not item.runnable:
         text.append(f"Cannot run: {item.not_runnable}\n", "yellow")
     if item.warnings:
@@ -84,6 +88,12 @@ def item_details(item: Item, stats: ItemStats | None) -> Text:
     return text
 
 
+def _counts(market: Marketplace) -> str:
+    warned = sum(1 for i in market.items if i.warnings)
+    return f"{len(market.items)} items" + (f", {warned} with warnings" if warned else "") + (
+        f"; {len(market.warnings)} marketplace warning(s)" if market.warnings else "")  # fmt: skip
+
+
 def broken(market: Marketplace) -> Item:
     """A marketplace that cannot be read, as a row of its own: what is wrong shows in it."""
     return Item(
@@ -95,6 +105,27 @@ def broken(market: Marketplace) -> Item:
     )
 
 
+def is_remote(item: Item) -> bool:
+    """A remote entry not installed: installing it fetches it."""
+    return not item.available and not item.errors and item.source.startswith(REMOTE)
+
+
+class AddMarketplaceScreen(ModalScreen[str | None]):
+    """Asks for a marketplace to add: a folder, a git URL or owner/repo."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static("Add a marketplace", id="dialog-title")
+            yield Input(placeholder="folder, git URL (https, ssh, file://) or owner/repo",
+                        id="add-source")  # fmt: skip
+            yield Static("[b]enter[/b] add   [b]esc[/b] cancel", id="dialog-keys")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+
 class MarketplaceScreen(Screen[None]):
     SUB_TITLE = "Marketplace"
     AUTO_FOCUS = "#items"
@@ -103,7 +134,9 @@ class MarketplaceScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("enter", "item_details", "Details", show=False),
         Binding("l", "launch", "Launch"),
-        Binding("i", "install", "Install/uninstall"),
+        Binding("i", "install", "(Un)install"),
+        Binding("a", "add_marketplace", "Add"),
+        Binding("u", "update_marketplaces", "Update", show=False),  # in help: the footer fits 80
     ]
     item: reactive[Item | None] = reactive(None)
 
@@ -132,10 +165,12 @@ class MarketplaceScreen(Screen[None]):
                 yield ListTable(id="items", zebra_stripes=True)
             with VerticalScroll(id="details", can_focus=True):
                 yield Static(id="details-text")
+        yield Static(id="progress", markup=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
+        self.query_one("#progress").display = False
         table = self.query_one("#items", DataTable)
         table.add_columns(*COLUMNS)
         self._fill("")
@@ -160,6 +195,7 @@ class MarketplaceScreen(Screen[None]):
         self.items |= {(b := broken(m)).ref: b for m in markets if m.errors}
 
     _stamp: tuple[float, ...] = ()
+    _busy = False  # a fetch is under way in a thread: the catalog is changing
 
     def on_screen_resume(self) -> None:
         self._check_disk()
@@ -173,7 +209,7 @@ class MarketplaceScreen(Screen[None]):
 
     def _check_disk(self) -> None:
         """Marketplaces added or items installed meanwhile (e.g. with the CLI) show up."""
-        if self.catalog.stamp() != self._stamp:
+        if not self._busy and self.catalog.stamp() != self._stamp:
             self.catalog.reload()
             self.reload()
 
@@ -217,6 +253,8 @@ class MarketplaceScreen(Screen[None]):
 
     def _applies(self, item: Item | None) -> tuple[bool, bool]:
         """Whether `l` launch and `i` install/uninstall apply to this item."""
+        if item is not None and is_remote(item):
+            return False, True
         if item is None or not item.available:
             return False, False
         return item.runnable, not self.catalog.is_bundled(item)
@@ -242,7 +280,9 @@ class MarketplaceScreen(Screen[None]):
             return self.item is not None
         if action in ("launch", "install"):
             launch, install = self._applies(self.item)
-            return launch if action == "launch" else install
+            return (launch if action == "launch" else install) and not self._busy
+        if action in ("add_marketplace", "update_marketplaces"):
+            return not self._busy
         if action == "clear_filter":
             return bool(self.query_one("#filter").display)
         return True
@@ -254,6 +294,8 @@ class MarketplaceScreen(Screen[None]):
         item = self.item
         if item is None:
             return "No item matches the filter"
+        if self._busy:
+            return "A fetch is under way: wait for it to end"
         if action == "launch":
             return f"{item.ref} cannot run: {item.not_runnable}"
         if action == "install":
@@ -292,21 +334,116 @@ class MarketplaceScreen(Screen[None]):
                 ConfirmScreen(f"Uninstall {item.ref}?"),
                 lambda yes: self._run(catalog.uninstall, item.ref, "uninstalled") if yes else None,
             )
+        elif is_remote(item):
+            self._fetch(item)
         elif catalog.needs_confirmation(item):
             self._confirm_install(item, "It can act on this machine:")
         else:
             self._run(lambda ref: catalog.install(ref, yes=True), item.ref, "installed")
 
     def _confirm_install(self, item: Item, why: str) -> None:
-        catalog = self.catalog
+        needs = [d.ref(item.marketplace) for d, _ in self.catalog.unmet_dependencies(item)]
+        also = f"\n\nAlso installs what it depends on: {', '.join(needs)}" if needs else ""
+        trust = describe_trust(item)
+        body = f"{why}\n\n{trust}{also}" if trust else f"{item.source}{also}"
         self.app.push_screen(
-            ConfirmScreen(f"Install {item.ref}?", f"{why}\n\n{describe_trust(item)}"),
-            lambda yes: (
-                self._run(lambda r: catalog.install(r, yes=True), item.ref, "installed")
-                if yes
-                else None
-            ),
+            ConfirmScreen(f"Install {item.ref}?", body),
+            lambda yes: self._install([item.ref, *needs]) if yes else None,
         )
+
+    # --- remote items and marketplaces: fetched in a thread, progress shown meanwhile ---
+
+    def _fetch(self, item: Item) -> None:
+        self._in_thread(lambda say: self.catalog.fetch(item.ref, progress=say)[1],
+                        f"fetching {item.ref}", self._fetched_item)  # fmt: skip
+
+    def _fetched_item(self, item: object) -> None:
+        assert isinstance(item, Item)
+        self._confirm_install(item, "Fetched; it can act on this machine:")
+
+    def _install(self, refs: list[str]) -> None:
+        def install(say: Callable[[str], None]) -> object:
+            return [self.catalog.install(ref, yes=True, progress=say).ref for ref in refs]
+
+        self._in_thread(install, f"installing {refs[0]}", lambda done: self._done(
+            f"installed {', '.join(done) if isinstance(done, list) else refs[0]}"))  # fmt: skip
+
+    def action_add_marketplace(self) -> None:
+        self.app.push_screen(AddMarketplaceScreen(), self._add)
+
+    def _add(self, source: str | None) -> None:
+        if not source:
+            return
+
+        def add(say: Callable[[str], None]) -> object:
+            market, note = self.catalog.add_marketplace(source, progress=say)
+            return f"marketplace {market.name}: {note}" if note else (
+                f"added marketplace {market.name}: {_counts(market)}")  # fmt: skip
+
+        self._in_thread(add, f"adding {source}", self._done)
+
+    def action_update_marketplaces(self) -> None:
+        """The highlighted item's marketplace when it is one the user added; else all."""
+        item = self.item
+        added = {m.name for m in self.catalog.marketplaces() if m.kind == "user"}
+        name = item.marketplace if item is not None and item.marketplace in added else None
+
+        def update(say: Callable[[str], None]) -> object:
+            done = self.catalog.update_marketplaces(name, progress=say)
+            lines = [f"{m.name} ({what}): {_counts(m)}" for m, what in done]
+            return "updated " + ("; ".join(lines) or "nothing: no marketplace added")
+
+        self._in_thread(update, f"updating {name or 'every marketplace'}", self._done)
+
+    def _done(self, message: object) -> None:
+        self.notify(str(message), markup=False)
+        for warning in self.catalog.warnings:
+            self.notify(warning, severity="warning", markup=False)
+        self.catalog.reload()
+        self.reload()
+
+    def _in_thread(
+        self,
+        job: Callable[[Callable[[str], None]], object],
+        what: str,
+        then: Callable[[object], None],
+    ) -> None:
+        """`job` in a thread, hearing progress lines; `then` with its result on the UI's."""
+        self._busy = True
+        self._progress(what)
+        self.refresh_bindings()
+        self._job(job, what, then)
+
+    @work(thread=True, exclusive=True, group="fetch")
+    def _job(
+        self,
+        job: Callable[[Callable[[str], None]], object],
+        what: str,
+        then: Callable[[object], None],
+    ) -> None:
+        def say(line: str) -> None:
+            self.app.call_from_thread(self._progress, f"{what}: {one_line(line, 200)}")
+
+        try:
+            result = job(say)
+        except (InputError, OSError) as exc:
+            self.app.call_from_thread(self._job_ended, None, str(exc))
+        else:
+            self.app.call_from_thread(self._job_ended, lambda: then(result), None)
+
+    def _job_ended(self, then: Callable[[], None] | None, error: str | None) -> None:
+        self._busy = False
+        self.query_one("#progress").display = False
+        self.refresh_bindings()
+        if error is not None:
+            self.notify(error, severity="error", markup=False)
+        elif then is not None:
+            then()
+
+    def _progress(self, line: str) -> None:
+        bar = self.query_one("#progress", Static)
+        bar.display = True
+        bar.update(line)
 
     def _run(self, change: Callable[[str], Item], ref: str, done: str) -> None:
         try:

@@ -14,12 +14,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ...core.engine.lifecycle import Control, agent_controls_apply, applies
 from ...core.models import AgentState, SessionRecord, SessionState
-from ..messages import ControlRequested, MonitorShown, OutputRequested, SessionSelected
+from ..messages import (
+    BudgetRequested,
+    ControlRequested,
+    MonitorShown,
+    OutputRequested,
+    SessionSelected,
+    SteerRequested,
+)
 from ..refusals import explain_refusal
 from ..widgets.agent_panel import COMPACT_HEIGHT, FULL_HEIGHT, AgentPanel, shown_lines
 from ..widgets.agent_table import AgentTable
@@ -31,6 +38,7 @@ from ..widgets.session_header import (
     stage_line,
     totals_line,
 )
+from .budget import BudgetScreen
 from .confirm import ConfirmScreen
 
 PANEL_MIN_WIDTH = 34  # columns of a panel, borders included: fewer and it is cut too short
@@ -46,6 +54,27 @@ AGENT_ACTIONS = {
     "resume_agent": Control.RESUME,
     "cancel_agent": Control.CANCEL,
 }
+
+
+class MessageScreen(ModalScreen[str | None]):
+    """`m`: one line for the focused agent; `enter` sends it, `escape` does not."""
+
+    DEFAULT_CSS = "MessageScreen { align: center middle; }"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, subtask: str) -> None:
+        super().__init__()
+        self.subtask = subtask
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(f"Message to agent {self.subtask}", id="dialog-title", markup=False)
+            yield Static("It reads it at its next turn.", id="dialog-body")
+            yield Input(placeholder="what the agent should know", id="steer-text")
+            yield Static("[b]enter[/b] send   [b]esc[/b] cancel", id="dialog-keys")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
 
 
 def grid_shape(agents: int, width: int, height: int) -> tuple[int, bool]:
@@ -67,9 +96,11 @@ class MonitorScreen(Screen[None]):
         Binding("p", "pause_session", "Pause"),
         Binding("r", "resume_session", "Resume"),
         Binding("c", "cancel_session", "Cancel"),
+        Binding("b", "set_budget", "Budget", show=False),
         Binding("P", "pause_agent", "Agent", key_display="P/R/C"),
         Binding("R", "resume_agent", "Resume agent", show=False),
         Binding("C", "cancel_agent", "Cancel agent", show=False),
+        Binding("m", "steer_agent", "Message"),
         Binding("enter", "open_output", "Output"),
         Binding("v", "toggle_view", "Table"),
         Binding("s", "sort", "Sort", show=False),
@@ -79,8 +110,9 @@ class MonitorScreen(Screen[None]):
         Binding("up,k", "move_row(-1)", "Up", show=False),
     ]
     # what the footer's keys depend on: the shown session's state, whether an agent is
-    # focused, the view; redrawn only when that changes, not on each poll
-    control_state: reactive[tuple[SessionState, bool, AgentState | None] | None] = reactive(
+    # focused (and can take a message), the view; redrawn only when that changes, not on
+    # each poll
+    control_state: reactive[tuple[SessionState, bool, AgentState | None, bool] | None] = reactive(
         None, bindings=True
     )
     table_view: reactive[bool] = reactive(False, bindings=True)
@@ -224,7 +256,8 @@ class MonitorScreen(Screen[None]):
             subtask = self._focused_agent()
             agent = self.record.agent(subtask) if subtask else None
             focused = agent.state if agent else None
-            self.control_state = (self.record.state, bool(self.record.agents), focused)
+            steerable = self._why_not_steer() is None
+            self.control_state = (self.record.state, bool(self.record.agents), focused, steerable)
 
     def on_descendant_focus(self) -> None:
         self._footer_state()
@@ -279,6 +312,10 @@ class MonitorScreen(Screen[None]):
             return not self.table_view and isinstance(self.focused, AgentPanel)
         if action in SESSION_ACTIONS:
             return record is not None and applies(record.state, SESSION_ACTIONS[action])
+        if action == "set_budget":
+            return record is not None and not record.state.terminal
+        if action == "steer_agent":
+            return self._why_not_steer() is None
         if action in AGENT_ACTIONS or action == "open_output":  # on the focused agent
             agent = self._focused_agent()
             if record is None or agent is None:
@@ -299,6 +336,10 @@ class MonitorScreen(Screen[None]):
         if action in SESSION_ACTIONS:
             verb = SESSION_ACTIONS[action].value
             return f"Session {record.id[-6:]} is {record.state.value}: nothing to {verb}"
+        if action == "set_budget":
+            return f"Session {record.id[-6:]} is {record.state.value}: its budget is final"
+        if action == "steer_agent":
+            return self._why_not_steer()
         if action in AGENT_ACTIONS or action == "open_output":
             subtask = self._focused_agent()
             agent = record.agent(subtask) if subtask else None
@@ -306,6 +347,24 @@ class MonitorScreen(Screen[None]):
                 return "Focus an agent first (tab, or v for the table)"
             verb = AGENT_ACTIONS[action].value if action in AGENT_ACTIONS else "open"
             return f"Agent {agent.subtask} is {agent.state.value}: nothing to {verb}"
+        return None
+
+    def _why_not_steer(self) -> str | None:
+        """Why the focused agent cannot take a message now (None: it can)."""
+        record = self.record
+        subtask = self._focused_agent()
+        agent = record.agent(subtask) if record and subtask else None
+        if record is None or agent is None:
+            return "Focus an agent first (tab, or v for the table)"
+        only = "only a running Claude agent can be steered"
+        if agent.pgid is not None:
+            return f"Agent {agent.subtask} is a command agent: {only}"
+        if record.simulated:
+            return f"Agent {agent.subtask} is simulated (demo backend): {only}"
+        if record.state is not SessionState.RUNNING:
+            return f"Session {record.id[-6:]} is {record.state.value}: {only}"
+        if agent.state is not AgentState.RUNNING:
+            return f"Agent {agent.subtask} is {agent.state.value}: {only}"
         return None
 
     def _focused_agent(self) -> str | None:
@@ -341,6 +400,17 @@ class MonitorScreen(Screen[None]):
             answered,
         )
 
+    def action_set_budget(self) -> None:
+        record = self.record
+        if record is None:
+            return
+
+        def answered(budget: float | None) -> None:
+            if budget is not None:
+                self.post_message(BudgetRequested(record.id, budget))
+
+        self.app.push_screen(BudgetScreen(record), answered)
+
     def _agent_control(self, action: str) -> None:
         subtask = self._focused_agent()
         if self.record is None or subtask is None:
@@ -356,6 +426,17 @@ class MonitorScreen(Screen[None]):
 
     def action_cancel_agent(self) -> None:
         self._agent_control("cancel_agent")
+
+    def action_steer_agent(self) -> None:
+        record, subtask = self.record, self._focused_agent()
+        if record is None or subtask is None:
+            return
+
+        def send(text: str | None) -> None:
+            if text:
+                self.post_message(SteerRequested(record.id, subtask, text))
+
+        self.app.push_screen(MessageScreen(subtask), send)
 
     def action_open_output(self) -> None:
         subtask = self._focused_agent()

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
+from ...core.engine.backends.base import RATE_LIMITED, STALLED
 from ...core.models import AgentRecord, AgentState, active_seconds
 from ...core.text import duration, printable
 from .. import format as fmt
@@ -24,6 +25,11 @@ from .session_header import STATE_STYLE
 FULL_HEIGHT, COMPACT_HEIGHT = 10, 6  # rows, borders included
 TAIL_LINES = 3
 _COMMENT = re.compile(r"^\s*<!--.*-->\s*$")  # Markdown comments: for machines, not for people
+
+
+def step_style(step: str) -> str:
+    """A step that needs the user's eye (rate limited, stalled) stands out."""
+    return "bold yellow" if step.startswith((RATE_LIMITED, STALLED)) else ""
 
 
 def shown_lines(record: AgentRecord) -> list[str]:
@@ -74,8 +80,8 @@ class AgentPanel(Widget, can_focus=True):
             title.append("  simulated", "italic yellow")
         if record.model:
             title.append(f"  {record.model}", "dim")
-        step = Text(f"▸ {printable(record.step)}" if record.step else "", no_wrap=True,
-                    overflow="ellipsis")  # fmt: skip
+        step = Text(f"▸ {printable(record.step)}" if record.step else "", step_style(record.step),
+                    no_wrap=True, overflow="ellipsis")  # fmt: skip
         usage = Text(
             f"{fmt.tokens(record.tokens.total)} tok  {fmt.cost(record.cost_usd)}  {self.clock}",
             no_wrap=True,

@@ -11,6 +11,7 @@ from rich.text import Text
 from ...core.models import AgentRecord, active_seconds
 from ...core.text import duration, printable
 from .. import format as fmt
+from .agent_panel import step_style
 from .list_table import ListTable
 from .session_header import STATE_STYLE
 
@@ -87,5 +88,5 @@ def _cells(agent: AgentRecord, now: datetime) -> tuple[Any, ...]:
         fmt.tokens(agent.tokens.total),
         fmt.cost(agent.cost_usd),
         duration(active_seconds(agent, now)),
-        Text(printable(agent.step), no_wrap=True, overflow="ellipsis"),
+        Text(printable(agent.step), step_style(agent.step), no_wrap=True, overflow="ellipsis"),
     )

@@ -14,6 +14,8 @@ from ...core.text import duration, printable
 from .. import format as fmt
 
 A, S = AgentState, SessionState
+BUDGET_WARNING = 0.8  # of the budget spent: the spend shows in the warning style
+BAR_CELLS = 10  # the spend-against-budget bar
 STAGES = (S.INITIALIZING, S.PLANNING, S.RUNNING, S.COMPLETING)
 SESSION_STYLE = {
     S.COMPLETED: "bold green",
@@ -83,14 +85,32 @@ def totals_line(record: SessionRecord, now: datetime) -> Text:
     if record.simulated and any(a.model for a in record.agents):
         text.append("  SIMULATED model agents (demo backend)", "bold yellow")
     text.append(f"  {record.id}", "dim")
-    cost = fmt.cost(record.cost_usd) + (" simulated" if record.simulated else "")
     text.append(
-        f"\n{counts(record.agents)} · max {record.max_parallel} · "
-        f"{record.tokens.total:,} tokens · {cost} · {duration(active_seconds(record, now))}\n"
+        f"\n{counts(record.agents)} · max {record.max_parallel} · {record.tokens.total:,} tokens · "
     )
+    text.append_text(spend(record))
+    text.append(f" · {duration(active_seconds(record, now))}\n")
     text.append(f"task: {printable(' '.join(record.task.split()))}", "italic")
     if record.error:
         text.append(f"\n{printable(record.error)}", "red")
+    return text
+
+
+def spend(record: SessionRecord) -> Text:
+    """Its cost, against its budget when it has one (`$0.83 ▰▰▰▰▰▰▰▰▱▱ $1.00 budget`): the
+    warning style from 80 % of it, the error style at it, and what to do once it paused there."""
+    simulated = " simulated" if record.simulated else ""
+    budget = record.budget_usd
+    if budget is None:
+        return Text(fmt.cost(record.cost_usd) + simulated)
+    share = record.cost_usd / budget
+    style = "bold red" if share >= 1 else "bold yellow" if share >= BUDGET_WARNING else ""
+    filled = min(BAR_CELLS, round(share * BAR_CELLS))
+    text = Text(f"{fmt.cost(record.cost_usd)} ", style)
+    text.append("▰" * filled + "▱" * (BAR_CELLS - filled), style or "green")
+    text.append(f" {fmt.cost(budget)} budget{simulated}", style)
+    if record.paused_reason == "budget" and not record.state.terminal:
+        text.append(" — paused at its budget: b raises it", "bold red")
     return text
 
 

@@ -14,6 +14,10 @@ from typing import Protocol
 
 from ...models import AgentSpec, Item, Subtask, Tokens
 
+# what `AgentReporter.notice` reports; the agent's step then starts with these words
+RATE_LIMITED = "rate limited"
+STALLED = "stalled"
+
 
 @dataclass(frozen=True)
 class Upstream:
@@ -42,6 +46,7 @@ class AgentContext:
     # agent had written in it
     conversation: str | None = None
     earlier_output: str = ""
+    budget_left_usd: float | None = None  # what the session may still spend (None: no cap)
 
 
 class AgentReporter(Protocol):
@@ -61,6 +66,10 @@ class AgentReporter(Protocol):
     def conversation(self, conversation_id: str) -> None:
         """The backend's id of the agent's conversation (recorded, to resume it)."""
 
+    def notice(self, state: str, step: str) -> None:
+        """A condition people should see (`RATE_LIMITED`, `STALLED`): shown as the agent's step
+        and kept in the session's events."""
+
 
 @dataclass
 class AgentOutcome:
@@ -77,6 +86,8 @@ class AgentOutcome:
 class AgentRun(ABC):
     """One running agent. `wait` runs it to its end; the controls may come at any time."""
 
+    cannot_steer = "this agent has no conversation to send a message to"
+
     @abstractmethod
     async def wait(self) -> AgentOutcome: ...
 
@@ -92,12 +103,21 @@ class AgentRun(ABC):
     async def stop(self) -> None:
         """End it for good and release everything it holds (no process left); idempotent."""
 
+    async def steer(self, text: str) -> None:
+        """Send the user's `text` to the agent's conversation, read at its next turn;
+        `CannotSteer` (saying why) for an agent that has none."""
+        raise CannotSteer(self.cannot_steer)
+
 
 class Backend(ABC):
     name: str
 
     @abstractmethod
     async def start(self, ctx: AgentContext, reporter: AgentReporter) -> AgentRun: ...
+
+
+class CannotSteer(Exception):
+    """The agent cannot take a message now, or ever; the message says why."""
 
 
 class BackendUnavailable(Exception):

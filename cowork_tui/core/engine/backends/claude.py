@@ -3,16 +3,21 @@
 One CLI process per agent, driven through `ClaudeSDKClient`, started as `claude_options` says
 (the agent's prompt and tools, its plugin loaded, its skills). Pause interrupts the turn and
 keeps the conversation; resume sends "continue" in the same session, and the answer is the
-whole of it. An API that goes silent fails the agent after `stall_seconds`. Cancel interrupts
-and closes the CLI, and checks that its process is gone.
+whole of it. An API that goes silent shows the agent "stalled" after `stall_warn_seconds` and
+fails it after `stall_seconds`. Cancel interrupts and closes the CLI, and checks that its process
+is gone. Steering writes the user's message to the CLI mid-turn: Claude Code takes it into the
+turn at its next request, or runs a turn of its own for it once the turn ends; the CLI echoes
+each message as it takes it (`--replay-user-messages`), so the run knows which results end it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
+import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +27,17 @@ import anyio
 from ...models import Item, Plan
 from ...pricing import PriceTable
 from ...procs import is_same_process, process_start_time
-from .base import AgentContext, AgentOutcome, AgentReporter, AgentRun, Backend, BackendUnavailable
+from .base import (
+    RATE_LIMITED,
+    STALLED,
+    AgentContext,
+    AgentOutcome,
+    AgentReporter,
+    AgentRun,
+    Backend,
+    BackendUnavailable,
+    CannotSteer,
+)
 from .claude_errors import describe_exception, describe_result_error, describe_stall
 from .claude_options import ClaudeSetup, agent_input, agent_options, extras_left_out
 from .claude_planner import plan_on_claude
@@ -62,10 +77,12 @@ class ClaudeBackend(Backend):
         prices: PriceTable | None = None,
         stall_seconds: float = 60.0,
         config_dir: Path | None = None,
+        stall_warn_seconds: float = 20.0,
     ) -> None:
         """`env` is added to the CLI's environment (e.g. ANTHROPIC_BASE_URL); `cli_path`
         overrides the CLI bundled with the SDK; `prices` cross-checks the CLI's cost;
-        `config_dir`, when set, holds Claude Code's own files (an isolated home)."""
+        `config_dir`, when set, holds Claude Code's own files (an isolated home); an API silent
+        for `stall_warn_seconds` shows the agent stalled, for `stall_seconds` fails it."""
         self.setup = ClaudeSetup(
             env=dict(env or {}),
             cli_path=cli_path,
@@ -74,6 +91,7 @@ class ClaudeBackend(Backend):
             config_dir=config_dir,
         )
         self.prices = prices or PriceTable()
+        self.stall_warn_seconds = stall_warn_seconds
 
     async def start(self, ctx: AgentContext, reporter: AgentReporter) -> AgentRun:
         import_sdk()
@@ -114,6 +132,9 @@ class ClaudeRun(AgentRun):
         self._stalled = False
         self._heard = 0.0  # when the API was last heard from (anyio's clock)
         self._tool_running = False  # a tool call is out: silence is the tool's, not the API's
+        self._warned = False  # this silence was shown as a stall
+        self._steers: list[str] = []  # the user's messages for the next turn
+        self._untaken: set[str] = set()  # ids of messages sent that the CLI has not taken yet
         self._waiting = False
         self._finished = anyio.Event()  # wait() has returned and closed everything
 
@@ -142,6 +163,22 @@ class ClaudeRun(AgentRun):
             with anyio.move_on_after(3 * _CONTROL_TIMEOUT):
                 await self._finished.wait()
 
+    async def steer(self, text: str) -> None:
+        if self._stopped or self._finished.is_set():
+            raise CannotSteer("it has ended")
+        client = self._client
+        if self._in_turn and client is not None:
+            await self._send(client, text)
+        else:  # between turns: it goes with the next one
+            self._steers.append(text)
+
+    async def _send(self, client: ClaudeSDKClient, text: str) -> None:
+        """The user's message, into the conversation now (the CLI queues it if busy)."""
+        message_id = str(uuid.uuid4())
+        self._untaken.add(message_id)
+        conversation = self._session_id or "default"
+        await client.query(_user_message(text, message_id), session_id=conversation)
+
     # --- the run ------------------------------------------------------------------------
 
     async def wait(self) -> AgentOutcome:
@@ -160,7 +197,7 @@ class ClaudeRun(AgentRun):
             self._finished.set()
 
     async def _run(self) -> AgentOutcome:
-        prompt = agent_input(self._ctx)
+        prompt: str | None = agent_input(self._ctx)
         if self._ctx.conversation:  # the session resumes: its conversation goes on
             prompt, self._session_id = CONTINUE_PROMPT, self._ctx.conversation
             self._earlier = [self._ctx.earlier_output.strip()] if self._ctx.earlier_output else []
@@ -177,6 +214,10 @@ class ClaudeRun(AgentRun):
                 return self._outcome(ok=False, error=CANCELLED)
             if self._stalled:
                 return self._outcome(ok=False, error=describe_stall(self._stall_seconds))
+            if result is not None and not _was_interrupted(result) and self._steers:
+                self._keep_answer(result)  # a message came as the turn ended: one more turn
+                prompt = None
+                continue
             paused_in_turn, self._paused_in_turn = self._paused_in_turn, False
             if result is None or _was_interrupted(result):
                 if paused_in_turn or self._paused:  # pick the conversation up again on resume
@@ -189,38 +230,76 @@ class ClaudeRun(AgentRun):
                 return self._outcome(ok=False, error="interrupted")
             return self._finish(result)
 
-    async def _turn(self, prompt: str) -> ResultMessage | None:
-        """Send one prompt and read until its result (None if it was not sent); a watchdog
-        ends the turn when the API stays silent for `stall_seconds`."""
+    async def _turn(self, prompt: str | None) -> ResultMessage | None:
+        """Send one prompt (None: only the user's messages waiting) and read until its result
+        (None if it was not sent); a watchdog ends the turn when the API stays silent for
+        `stall_seconds`."""
         client = await self._connect()
         if self._paused or self._stopped:
             return None
         self._in_turn, self._turn_text = True, []
         try:
             self._reporter.progress(None, "starting" if prompt != CONTINUE_PROMPT else "resuming")
-            self._heard = anyio.current_time()
+            self._heard, self._warned = anyio.current_time(), False
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch_for_stall)
-                await client.query(prompt, session_id=self._session_id or "default")
-                result = None
-                async for message in client.receive_response():
-                    result = self._handle(message) or result
+                if prompt is not None:
+                    await client.query(prompt, session_id=self._session_id or "default")
+                while self._steers:
+                    await self._send(client, self._steers.pop(0))
+                result = await self._read_turn(client)
                 tg.cancel_scope.cancel()
             return result
         finally:
             self._in_turn = False
+
+    async def _read_turn(self, client: ClaudeSDKClient) -> ResultMessage | None:
+        """The turn's messages up to its result; past a result while a message of the user's
+        is not taken yet (the CLI runs a turn for it next). Paused, that turn is interrupted
+        as it starts."""
+        from claude_agent_sdk import UserMessage
+
+        result = None
+        async for message in client.receive_messages():
+            if isinstance(message, UserMessage) and message.uuid in self._untaken:
+                self._untaken.discard(message.uuid)  # the CLI has taken it into the turn
+                if self._paused:
+                    await self._interrupt()
+            found = self._handle(message)
+            if found is None:
+                continue
+            result = found
+            if self._stopped or not self._untaken:
+                break
+            if not _was_interrupted(found):
+                self._keep_answer(found)
+        return result
+
+    def _keep_answer(self, result: ResultMessage) -> None:
+        """A turn's answer that is not the last one: part of the agent's whole answer."""
+        answer = (result.result or "\n\n".join(self._turn_text)).strip()
+        if answer:
+            self._earlier.append(answer)
+        self._turn_text = []
 
     @property
     def _stall_seconds(self) -> float:
         return self._backend.setup.stall_seconds
 
     async def _watch_for_stall(self) -> None:
-        while (left := self._heard + self._stall_seconds - anyio.current_time()) > 0 or (
-            self._tool_running
-        ):
+        """Silence past `stall_warn_seconds` shows a stall; past `stall_seconds` ends the turn."""
+        warn = min(self._backend.stall_warn_seconds, self._stall_seconds)
+        while True:
             if self._tool_running:
-                self._heard = anyio.current_time()
-            await anyio.sleep(max(left, 0.5))
+                self._heard = anyio.current_time()  # the tool's silence, not the API's
+            silent = anyio.current_time() - self._heard
+            if silent >= self._stall_seconds:
+                break
+            if silent >= warn and not self._warned:
+                self._warned = True
+                step = f"{STALLED}: no output, no API traffic for {warn:g} s"
+                self._reporter.notice(STALLED, step)
+            await anyio.sleep((self._stall_seconds if self._warned else warn) - silent)
         self._stalled = True
         await self._interrupt()
         await self._close()  # receive_response ends: the turn is over
@@ -232,7 +311,10 @@ class ClaudeRun(AgentRun):
             return self._client
         from claude_agent_sdk import ClaudeSDKClient
 
-        client = ClaudeSDKClient(agent_options(self._ctx, self._backend.setup, self._stderr.append))
+        options = agent_options(self._ctx, self._backend.setup, self._stderr.append)
+        # the CLI echoes each message it takes: steering knows when a turn has taken it
+        replay = {**options.extra_args, "replay-user-messages": None}
+        client = ClaudeSDKClient(dataclasses.replace(options, extra_args=replay))
         await client.connect()
         self._client, self._pid = client, _cli_process(client)
         return client
@@ -248,7 +330,7 @@ class ClaudeRun(AgentRun):
         )
 
         if not isinstance(message, SystemMessage):  # the API's traffic (not the CLI's own news)
-            self._heard = max(self._heard, anyio.current_time())
+            self._heard, self._warned = max(self._heard, anyio.current_time()), False
         self._tool_running = isinstance(message, AssistantMessage) and any(
             isinstance(block, ToolUseBlock) for block in message.content
         )
@@ -285,11 +367,10 @@ class ClaudeRun(AgentRun):
         elif subtype == "api_retry":  # the CLI waits, then asks again
             delay = float(data.get("retry_delay_ms") or 0) / 1000
             if data.get("error_status") == 429 or data.get("error") == "rate_limit":
-                step = f"rate limited, retrying in {delay:.0f}s"
                 self._heard = anyio.current_time() + delay  # a wait it was told to make
+                self._reporter.notice(RATE_LIMITED, f"{RATE_LIMITED}, retrying in {delay:.0f}s")
             else:
-                step = f"API error, retrying in {delay:.0f}s"
-            self._reporter.progress(None, step)
+                self._reporter.progress(None, f"API error, retrying in {delay:.0f}s")
 
     def _learn_conversation(self, session_id: str | None) -> None:
         """Claude Code's id of the conversation: recorded, so a resumed session continues it."""
@@ -356,6 +437,12 @@ class ClaudeRun(AgentRun):
         if cli is not None and is_same_process(*cli):  # disconnect gave up on it
             with suppress(ProcessLookupError, PermissionError):
                 os.kill(cli[0], signal.SIGKILL)
+
+
+async def _user_message(text: str, message_id: str) -> AsyncIterator[dict[str, Any]]:
+    """One message of the user's, with an id the CLI echoes when it takes it."""
+    message = {"role": "user", "content": text}
+    yield {"type": "user", "message": message, "parent_tool_use_id": None, "uuid": message_id}
 
 
 def _was_interrupted(result: ResultMessage) -> bool:

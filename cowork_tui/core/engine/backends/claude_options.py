@@ -124,6 +124,7 @@ def agent_options(
         permission_mode="dontAsk",  # unattended: what is not allowed above is refused
         model=model_option(spec.model, setup.default_model),
         max_turns=spec.max_turns,
+        max_budget_usd=ctx.budget_left_usd,  # a long turn stops near the session's budget
         cwd=str(ctx.cwd),
         env=cli_env(setup, ctx.session_id),
         cli_path=setup.cli_path,

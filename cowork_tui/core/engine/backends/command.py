@@ -99,6 +99,8 @@ async def _spawn(command: str, ctx: AgentContext, env: dict[str, str]) -> tuple[
 
 
 class CommandRun(AgentRun):
+    cannot_steer = "a command agent runs a program, not a conversation: it cannot be steered"
+
     def __init__(
         self, process: Process, pgid: int, ctx: AgentContext, reporter: AgentReporter
     ) -> None:

@@ -53,6 +53,8 @@ class DemoBackend(Backend):
 
 
 class DemoRun(AgentRun):
+    cannot_steer = "a demo agent is a simulation: it cannot be steered (run on Claude to steer)"
+
     def __init__(self, ctx: AgentContext, reporter: AgentReporter, step_seconds: float) -> None:
         self._ctx = ctx
         self._reporter = reporter
