@@ -14,7 +14,9 @@ from cowork_tui.core.models import SessionState
 from cowork_tui.ui.screens.budget import BudgetScreen
 from cowork_tui.ui.screens.launcher import LauncherScreen
 from cowork_tui.ui.screens.monitor import MonitorScreen
+from cowork_tui.ui.widgets.session_header import spend
 from tests.marketplaces import write_marketplace
+from tests.ui_fixtures import RUNNING
 from tests.ui_support import FastWorkspace, engine_of, make_app, open_workspace, until
 
 pytestmark = pytest.mark.anyio
@@ -67,7 +69,7 @@ async def test_b_raises_the_budget_and_the_session_goes_on(
         await pilot.pause()
         monitor = app.screen
         assert isinstance(monitor, MonitorScreen)
-        assert "$1.0000 ▰▰▰▰▰▰▰▰▰▰ $1.0000 budget" in header_text(monitor)
+        assert "$1.0000 ▰▰▰▰▰ $1.0000 budget" in header_text(monitor)
         assert "b raises it" in header_text(monitor)
 
         await pilot.press("b")
@@ -109,3 +111,9 @@ async def test_the_launcher_budget_field_defaults_to_the_item_and_launches_with_
         await pilot.pause()
         error = str(launcher.query_one("#launch-error", Static).render())
         assert "budget: must be more than $0" in error
+
+
+def test_a_simulated_spend_says_so_next_to_its_cost() -> None:
+    record = RUNNING.model_copy(update={"budget_usd": RUNNING.cost_usd * 2})
+    assert record.simulated
+    assert str(spend(record)).startswith(f"${RUNNING.cost_usd:.4f} simulated ▰▰")

@@ -15,7 +15,7 @@ from .. import format as fmt
 
 A, S = AgentState, SessionState
 BUDGET_WARNING = 0.8  # of the budget spent: the spend shows in the warning style
-BAR_CELLS = 10  # the spend-against-budget bar
+BAR_CELLS = 5  # the spend-against-budget bar
 STAGES = (S.INITIALIZING, S.PLANNING, S.RUNNING, S.COMPLETING)
 SESSION_STYLE = {
     S.COMPLETED: "bold green",
@@ -97,7 +97,7 @@ def totals_line(record: SessionRecord, now: datetime) -> Text:
 
 
 def spend(record: SessionRecord) -> Text:
-    """Its cost, against its budget when it has one (`$0.83 ▰▰▰▰▰▰▰▰▱▱ $1.00 budget`): the
+    """Its cost, against its budget when it has one (`$0.83 ▰▰▰▰▱ $1.00 budget`): the
     warning style from 80 % of it, the error style at it, and what to do once it paused there."""
     simulated = " simulated" if record.simulated else ""
     budget = record.budget_usd
@@ -106,9 +106,9 @@ def spend(record: SessionRecord) -> Text:
     share = record.cost_usd / budget
     style = "bold red" if share >= 1 else "bold yellow" if share >= BUDGET_WARNING else ""
     filled = min(BAR_CELLS, round(share * BAR_CELLS))
-    text = Text(f"{fmt.cost(record.cost_usd)} ", style)
+    text = Text(f"{fmt.cost(record.cost_usd)}{simulated} ", style)  # said next to the cost
     text.append("▰" * filled + "▱" * (BAR_CELLS - filled), style or "green")
-    text.append(f" {fmt.cost(budget)} budget{simulated}", style)
+    text.append(f" {fmt.cost(budget)} budget", style)
     if record.paused_reason == "budget" and not record.state.terminal:
         text.append(" — paused at its budget: b raises it", "bold red")
     return text
