@@ -22,7 +22,7 @@ from textual.pilot import Pilot  # noqa: E402
 
 from cowork_tui.ui.app import CoworkApp  # noqa: E402
 from cowork_tui.ui.screens.budget import BudgetScreen  # noqa: E402
-from cowork_tui.ui.screens.monitor import MessageScreen  # noqa: E402
+from cowork_tui.ui.screens.message import MessageScreen  # noqa: E402
 from cowork_tui.ui.screens.output import OutputScreen  # noqa: E402
 from tests.ui_fixtures import FINISHED, RUNNING, TEN, frozen_engine  # noqa: E402
 from tests.ui_support import archive_read, make_app, open_launcher, open_workspace  # noqa: E402

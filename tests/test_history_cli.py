@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from cowork_tui.cli.history import describe_sessions
+from cowork_tui.core.archive.queries import SessionSummary
 from cowork_tui.core.archive.schema import SCHEMA_VERSION
-from cowork_tui.core.archive.store import SessionSummary
 from cowork_tui.core.models import SessionState
 
 from .marketplaces import cli, prepared_home

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cowork_tui.core.marketplace.catalog import BUNDLED_DIR
+from cowork_tui.core.marketplace.loaded_catalog import BUNDLED_DIR
 from cowork_tui.core.marketplace.loader import load_marketplace
 from cowork_tui.core.models import Item
 from cowork_tui.core.planning.plans import plan_task

@@ -40,7 +40,8 @@ from cowork_tui.core.models import (
 from cowork_tui.ui.app import CoworkApp
 from cowork_tui.ui.commands import CoworkCommands
 from cowork_tui.ui.screens.help import KEYS
-from cowork_tui.ui.screens.monitor import MessageScreen, MonitorScreen
+from cowork_tui.ui.screens.message import MessageScreen
+from cowork_tui.ui.screens.monitor import MonitorScreen
 from cowork_tui.ui.widgets.agent_panel import AgentPanel
 from cowork_tui.ui.widgets.agent_table import AgentTable
 from tests.claude_support import Reporter, collect, context, offline_env, spec

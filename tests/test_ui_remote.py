@@ -13,7 +13,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
-from cowork_tui.ui.screens.marketplace import AddMarketplaceScreen, MarketplaceScreen
+from cowork_tui.ui.screens.add_marketplace import AddMarketplaceScreen
+from cowork_tui.ui.screens.marketplace import MarketplaceScreen
 from tests.test_remote_install import agent_files, marketplace
 from tests.test_remote_sources import commit, new_repo
 from tests.ui_support import FastWorkspace, make_app, open_workspace

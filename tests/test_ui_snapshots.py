@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 
 from cowork_tui.ui.app import CoworkApp
 from cowork_tui.ui.screens.budget import BudgetScreen
-from cowork_tui.ui.screens.monitor import MessageScreen
+from cowork_tui.ui.screens.message import MessageScreen
 from cowork_tui.ui.screens.output import OutputScreen
 from tests.ui_fixtures import FINISHED, RUNNING, TEN, frozen_engine
 from tests.ui_support import FastWorkspace, archive_read, make_app, open_launcher, open_workspace

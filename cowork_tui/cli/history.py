@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..core.archive.queries import SessionSummary
 from ..core.archive.report import session_markdown
-from ..core.archive.store import SessionSummary
 from ..core.models import SessionEvent
 from ..core.text import one_line, printable
 from ..core.workspace import Workspace

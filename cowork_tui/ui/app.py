@@ -14,19 +14,20 @@ import signal
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, get_current_worker
 
 from ..core.clock import utcnow
 from ..core.errors import ControlError, InputError
+from .attention import Attention
 from .commands import CoworkCommands
+from .opening import add_modes, open_default_workspace, show_rows
+from .relaunch import rerun_request, resume_request
 from .screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
@@ -74,14 +75,18 @@ class CoworkApp(App[int]):
         self._engine_worker: Worker[None] | None = None
         self._stop = asyncio.Event()
         self._polled_version = -1
-        self._attention: dict[str, str | None] = {}  # each session's ending or budget stop, seen
-        self.terminal_title = ""  # what the terminal's title says, once set
+        self._attention = Attention(self, self.TITLE, self._in_front)
         self.handle_signals = False  # run_app: the real terminal's signals stop the app cleanly
 
     @property
     def workspace(self) -> Workspace:
         assert self._workspace is not None, "the workspace is still opening"
         return self._workspace
+
+    @property
+    def terminal_title(self) -> str:
+        """What the terminal's title says, once set."""
+        return self._attention.terminal_title
 
     # --- start: the first frame, then the workspace ---------------------------------------
 
@@ -105,18 +110,9 @@ class CoworkApp(App[int]):
         """In a thread: settings, crash recovery and the catalog, then the first mode."""
         gc.disable()  # opening allocates much and frees little: no collections meanwhile
         try:
-            from ..core.marketplace.rows_cache import claude_files, load_rows
-            from ..core.paths import default_paths
-
-            paths = default_paths()
-            inputs = [paths.marketplaces_file, paths.installed_file, *claude_files(Path.home())]
-            rows = load_rows(paths.rows_cache_file, inputs)
-            if rows:  # the marketplace as last shown, while the catalog loads
-                self.call_from_thread(self._show_rows, rows)
-            from ..core.workspace import Workspace
-
-            workspace = Workspace.open(paths=paths, need_archive=True)  # sessions live there
-            workspace.catalog.items()  # read here, not on the UI's thread
+            workspace = open_default_workspace(
+                lambda rows: self.call_from_thread(show_rows, self, rows)
+            )
         except (InputError, OSError) as exc:
             self.call_from_thread(self._failed_to_open, exc)
         else:
@@ -125,21 +121,6 @@ class CoworkApp(App[int]):
         finally:
             gc.freeze()  # what the start loaded lives as long as the app: never scan it again
             gc.enable()
-
-    def _show_rows(self, rows: list[tuple[str, list[list[str]]]]) -> None:
-        """The first screen: the marketplace's rows as they were, keys dimmed until it opens."""
-        from textual.widgets import DataTable
-
-        from .widgets.item_rows import COLUMNS, row_texts
-
-        table: DataTable[Any] = DataTable(id="opening-rows", cursor_type="row")
-        self.query_one("#opening", Static).update(
-            "Opening the workspace… (the marketplace as last seen)"
-        )
-        self.screen.mount(table, after="#opening")
-        table.add_columns(*COLUMNS)
-        for key, cells in rows:
-            table.add_row(*row_texts(cells), key=key)
 
     def _failed_to_open(self, exc: InputError | OSError) -> None:
         self.open_error = exc  # run_app raises it: the CLI reports it and exits
@@ -156,37 +137,10 @@ class CoworkApp(App[int]):
         workspace.archive.on_problem = tell
         if workspace.archive.problem:  # found while it opened
             self.post_message(ArchiveProblem(workspace.archive.problem))
-        self._add_modes(workspace)
+        add_modes(self, workspace, self.now)
         self.switch_mode("sessions" if self._launch else "marketplace")
         engine = self._run_engine(self._engine_factory or workspace.engine)
         self._engine_worker = self.run_worker(engine, name="engine", exit_on_error=True)
-
-    def _add_modes(self, workspace: Workspace) -> None:
-        """The three modes, each screen given what it shows (its module loads on first use)."""
-
-        def marketplace() -> Screen[None]:
-            from ..core.marketplace.rows_cache import save_rows
-            from .screens.marketplace import MarketplaceScreen
-
-            def remember(rows: list[tuple[str, list[list[str]]]]) -> None:
-                inputs = workspace.catalog.cache_inputs()
-                save_rows(workspace.paths.rows_cache_file, rows, *inputs)
-
-            return MarketplaceScreen(workspace.catalog, workspace.archive, remember)
-
-        def sessions() -> Screen[None]:
-            from .screens.monitor import MonitorScreen
-
-            return MonitorScreen(self.now)
-
-        def history() -> Screen[None]:
-            from .screens.history import HistoryScreen
-
-            return HistoryScreen(workspace.archive, workspace.paths.data_dir / "exports")
-
-        self.add_mode("marketplace", marketplace)
-        self.add_mode("sessions", sessions)
-        self.add_mode("history", history)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's palette entries, but its Quit: ours (CoworkCommands) asks first."""
@@ -313,19 +267,8 @@ class CoworkApp(App[int]):
     def _prepare_rerun(self, session_id: str) -> None:
         """In a thread (it reads the archive): the same item, task, backend and max parallel,
         through the launch path (the item may have changed since)."""
-        from ..core.config import BackendChoice
-
-        workspace = self.workspace
         try:
-            record = workspace.archive.get(session_id)
-            asked = record.backend if record.backend in get_args(BackendChoice) else None
-            request, _ = workspace.launcher.request(
-                f"{record.item}@{record.marketplace}",
-                record.task,
-                cwd=Path(record.cwd),
-                backend=asked,
-                max_parallel=record.max_parallel,
-            )
+            request = rerun_request(self.workspace, session_id)
         except InputError as exc:
             self.call_from_thread(
                 self.notify, str(exc), title="Cannot re-run", severity="error", markup=False
@@ -341,9 +284,8 @@ class CoworkApp(App[int]):
 
     def _prepare_resume(self, session_id: str) -> None:
         """In a thread (it reads the archive): the session continued under its id."""
-        workspace = self.workspace
         try:
-            request = workspace.launcher.resume_request(workspace.archive.get(session_id))
+            request = resume_request(self.workspace, session_id)
         except InputError as exc:
             self.call_from_thread(
                 self.notify, str(exc), title="Cannot resume", severity="error", markup=False
@@ -373,60 +315,18 @@ class CoworkApp(App[int]):
         if monitor and self.selected_session is None and snapshots:
             self.selected_session = snapshots[-1].id
         if changed:
-            self._announce(snapshots, quiet=self._polled_version < 0)
-            self._show_counts(snapshots)
+            quiet = self._polled_version < 0
+            self._attention.announce(snapshots, quiet, self.workspace.settings)
+            self._attention.show_counts(snapshots)
         self._polled_version = version
         running = any(not s.state.terminal for s in snapshots)
         if (changed or running or force) and monitor:
             monitor.show(snapshots, self.selected_session)
 
-    def _announce(self, snapshots: tuple[SessionRecord, ...], quiet: bool) -> None:
-        """A notification and the bell for each session that ended or stopped at its budget
-        since the last poll while the monitor was not showing it (`notify` in config.toml)."""
-        for record in snapshots:
-            attention = _attention(record)
-            if attention == self._attention.get(record.id, None):
-                continue
-            self._attention[record.id] = attention
-            if attention is None or quiet or self._in_front(record.id):
-                continue  # nothing new; it ended before the app first looked; or it is shown
-            if self.workspace.settings.notify == "none":
-                continue
-            text, title, severity = _attention_note(record, attention)
-            self.notify(text, title=title, severity=severity, markup=False)
-            if self.workspace.settings.bell:
-                self.bell()
-
     def _in_front(self, session_id: str) -> bool:
         """The user sees this session now: the monitor shows it, in a terminal in focus."""
         shown = self._monitor() is not None and self.selected_session == session_id
         return self.app_focus and shown
-
-    def _show_counts(self, snapshots: tuple[SessionRecord, ...]) -> None:
-        """The terminal's title: "cowork-tui — 2 running, 1 needs you" (a paused session
-        waits on the user, whether its budget or the user paused it)."""
-        from ..core.models import SessionState
-
-        waiting = (SessionState.PAUSING, SessionState.PAUSED)
-        needs = sum(1 for s in snapshots if s.state in waiting)
-        running = sum(1 for s in snapshots if not s.state.terminal) - needs
-        counts = [f"{running} running"] if running else []
-        counts += [f"{needs} needs you"] if needs else []
-        title = " — ".join([self.TITLE, ", ".join(counts)]) if counts else self.TITLE
-        if title == self.terminal_title:
-            return
-        if not self.terminal_title:
-            self._write_terminal("\x1b[22;2t")  # keep the terminal's own title, for the end
-        self.terminal_title = title
-        self._write_terminal(f"\x1b]2;{title}\x07")
-
-    def _restore_terminal_title(self) -> None:
-        if self.terminal_title:
-            self._write_terminal("\x1b[23;2t")
-
-    def _write_terminal(self, sequence: str) -> None:
-        if not self.is_headless and self._driver is not None:
-            self._driver.write(sequence)
 
     # --- actions --------------------------------------------------------------------------
 
@@ -462,7 +362,7 @@ class CoworkApp(App[int]):
     async def close(self) -> None:
         """Interrupt every running session (no process left), then exit."""
         await self._stop_engine()
-        self._restore_terminal_title()
+        self._attention.restore_terminal_title()
         self.exit(0)
 
     async def hang_up(self) -> None:
@@ -475,24 +375,6 @@ class CoworkApp(App[int]):
         self._stop.set()
         if self._engine_worker is not None:
             await self._engine_worker.wait()
-
-
-def _attention(record: SessionRecord) -> str | None:
-    """What the user is told of: "ended" (also failed, cancelled), "budget" (stopped at it)."""
-    if record.state.terminal:
-        return "ended"
-    if record.paused_reason == "budget" and record.state.value in ("PAUSING", "PAUSED"):
-        return "budget"
-    return None
-
-
-def _attention_note(record: SessionRecord, attention: str) -> tuple[str, str, SeverityLevel]:
-    """The notification's text, title and severity."""
-    if attention == "budget":
-        return f"{record.item}: paused at its budget", "Needs you", "warning"
-    partial = " (partial)" if record.partial else ""
-    severity: SeverityLevel = "information" if record.state.value == "COMPLETED" else "warning"
-    return f"{record.item}: {record.state.value}{partial}", "Session ended", severity
 
 
 def run_app(workspace: Workspace | None = None, launch: LaunchRequest | None = None) -> int:

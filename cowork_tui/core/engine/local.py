@@ -22,10 +22,10 @@ from ..pricing import PriceTable
 from .backends.base import Backend
 from .controls import Planner, Preflight, SessionSetup
 from .lifecycle import Control
+from .output_files import private_folder
 from .protocol import LaunchRequest, SessionRecorder
 from .resume import continued
 from .session import SessionRun
-from .slot import private_folder
 
 
 async def default_planner(item: Item, session: SessionRecord) -> Plan:

@@ -2,16 +2,12 @@
 
 The slot is mutable and private to the engine; its state moves only as `lifecycle` allows, and
 `record()` turns it into the frozen `AgentRecord` that snapshots carry (rebuilt only after a
-change). Outputs are private: 0600 files in 0700 folders, whatever the umask (DESIGN §7).
+change). Its output goes to a private file, as `output_files` writes them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import logging
-import os
-import stat
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -32,17 +28,18 @@ from ..models import (
 )
 from ..pricing import PriceTable
 from .backends.base import AgentOutcome, AgentRun, Upstream
-from .backends.output import BoundedText, LineTail
+from .backends.output import LineTail
 from .lifecycle import check_agent_move
+from .output_files import (
+    DOWNSTREAM_CHARS,
+    OutputError,
+    bounded,
+    open_output,
+    read_bounded,
+    save_result,
+    saved_result,
+)
 from .scheduler import AgentView
-
-log = logging.getLogger(__name__)
-
-DOWNSTREAM_CHARS = 65_536  # the part of an output handed to the next agent in memory
-
-
-class OutputError(Exception):
-    """An agent's output could not be written (e.g. the disk is full): its backend ends it."""
 
 
 class AgentSlot:
@@ -245,7 +242,7 @@ class AgentSlot:
         if self._output_error is not None and state in (AgentState.SUCCEEDED, AgentState.FAILED):
             state, error = AgentState.FAILED, self._output_error
         self._move(state)
-        self.result = result if len(result) <= DOWNSTREAM_CHARS else _bounded(result)
+        self.result = result if len(result) <= DOWNSTREAM_CHARS else bounded(result)
         self._error, self._preview = error, self.result[:PREVIEW_CHARS]
         if self.started_at is not None:
             self._ended_at = utcnow()
@@ -253,7 +250,7 @@ class AgentSlot:
             self._active_s = min(self._active_s, self._duration_s)
         if state is AgentState.SUCCEEDED:
             self._progress = 1.0
-            _save_result(self._output_file, self.result)
+            save_result(self._output_file, self.result)
         self._record = None
         self.done.set()
         self._on_change(self, True)
@@ -267,7 +264,7 @@ class AgentSlot:
         self._cost_source, self._cost_note = before.cost_source, before.cost_note
         self._output_path, self._progress = before.output_path, 1.0
         self.conversation_id = before.conversation
-        self.result = _saved_result(self._output_file) or before.output_preview
+        self.result = saved_result(self._output_file) or before.output_preview
         self._preview = self.result[:PREVIEW_CHARS]
         self.done.set()
 
@@ -280,7 +277,7 @@ class AgentSlot:
 
     def earlier_output(self) -> str:
         """What it wrote in the conversation it continues."""
-        return _read_bounded(self._output_file) if self._append else ""
+        return read_bounded(self._output_file) if self._append else ""
 
     def conclude(self, outcome: AgentOutcome, state: AgentState, error: str | None) -> None:
         if outcome.output_path is not None and self._output_path is None:
@@ -330,10 +327,7 @@ class AgentSlot:
         runs); True when this opened the file."""
         opened = self._file is None
         if self._file is None:
-            private_folder(self._output_file.parent)
-            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self._append else os.O_TRUNC)
-            fd = _private_open(self._output_file, flags)
-            self._file = open(fd, "w", encoding="utf-8")  # noqa: SIM115 (closed in `close`)
+            self._file = open_output(self._output_file, append=self._append)  # closed in `close`
             self._output_path = str(self._output_file)
         self._file.write(text)
         self._file.flush()
@@ -396,77 +390,6 @@ class AgentSlot:
     def _changed(self) -> None:
         self._record = None
         self._on_change(self, False)
-
-
-def _bounded(text: str) -> str:
-    half = BoundedText(head=DOWNSTREAM_CHARS // 2, tail=DOWNSTREAM_CHARS // 2)
-    half.add(text)
-    return half.text()
-
-
-def _result_file(output_file: Path) -> Path:
-    return output_file.with_suffix(".result")
-
-
-def _save_result(output_file: Path, result: str) -> None:
-    """Keep what downstream agents got, for a resumed session (beside the output file)."""
-    target = _result_file(output_file)
-    try:
-        private_folder(target.parent)
-        partial = target.with_suffix(".result.partial")
-        fd = _private_open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        with open(fd, "w", encoding="utf-8") as file:
-            file.write(result)
-        partial.replace(target)
-    except OSError as exc:  # a resume then reads the output file instead
-        log.warning("cowork-tui: cannot keep the result of %s (%s)", output_file.stem, exc)
-
-
-def private_folder(folder: Path) -> Path:
-    """`folder`, made if missing (its missing parents too), readable by the user only: 0700
-    whatever the umask, an existing one (an older cowork-tui's 0755) made so. OSError when it
-    cannot be (e.g. a file is in the way)."""
-    missing = list(itertools.takewhile(lambda path: not path.exists(), (folder, *folder.parents)))
-    for path in reversed(missing):
-        path.mkdir(mode=0o700, exist_ok=True)
-    for path in missing or [folder]:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode) and stat.S_IMODE(mode) != 0o700:
-            path.chmod(0o700)
-    return folder
-
-
-def _private_open(path: Path, flags: int) -> int:
-    """`os.open` of an output file, created 0600; an existing regular file is made 0600 too
-    (whatever the umask, or an older cowork-tui's 0644), anything else (a device) left as is."""
-    fd = os.open(path, flags, 0o600)
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISREG(mode) and stat.S_IMODE(mode) != 0o600:
-            os.fchmod(fd, 0o600)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _saved_result(output_file: Path) -> str | None:
-    """The result kept when it succeeded; else (an older session) its output."""
-    for file in (_result_file(output_file), output_file):
-        if file.is_file():
-            return _read_bounded(file)
-    return None
-
-
-def _read_bounded(file: Path) -> str:
-    text = BoundedText(head=DOWNSTREAM_CHARS // 2, tail=DOWNSTREAM_CHARS // 2)
-    try:
-        with file.open(encoding="utf-8", errors="replace") as lines:
-            for chunk in iter(lambda: lines.read(1 << 20), ""):
-                text.add(chunk)
-    except OSError:
-        return ""
-    return text.text()
 
 
 def _increase(before: Tokens, now: Tokens) -> Tokens | None:

@@ -22,7 +22,8 @@ from ..planning.builtin import BUILT_IN_AGENTS
 from ..planning.dag import dag_problems
 from .cowork_defaults import check_cowork, merged_defaults
 from .json_files import read_json
-from .parts import Entries, Fields, Parts, Problems, find_parts, folder_entries
+from .part_paths import Entries, Fields, Problems, folder_entries
+from .parts import Parts, find_parts
 from .sources import SourceError, resolve_source
 
 MARKETPLACE_FILE = Path(".claude-plugin") / "marketplace.json"

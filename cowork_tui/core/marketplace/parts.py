@@ -15,10 +15,9 @@ Each folder is read once (`os.scandir`): a big marketplace costs a few system ca
 
 from __future__ import annotations
 
-import operator
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,30 +26,21 @@ from ..models import AgentSpec, Hook, McpServer, SkillSpec
 from .agent_files import load_agent
 from .frontmatter import PluginFileError
 from .json_files import read_json
+from .part_paths import (
+    Entries,
+    Fields,
+    Problems,
+    as_found,
+    component_paths,
+    default_folder,
+    inside_root,
+    listed_paths,
+    markdown_files,
+    real_path,
+    resolved_paths,
+    scan,
+)
 from .skill_files import SKILL_FILE, load_command, load_skill
-from .sources import SourceError, resolve_inside
-
-Entries = dict[str, os.DirEntry[str]]  # a folder's entries by name
-_NAME = operator.attrgetter("name")
-
-
-@dataclass
-class Problems:
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Fields:
-    """The component fields of a plugin: plugin.json's and the marketplace entry's."""
-
-    folder: Path  # the plugin folder, resolved
-    root: Path  # the marketplace folder, resolved: where the plugin's symlinks may lead
-    manifest: dict[str, Any]
-    manifest_where: str  # `…/plugin.json: ` for messages
-    entry: dict[str, Any]
-    entry_where: str  # `marketplace.json: plugins[3].`
-    at_root: bool  # the entry's source is the marketplace folder itself
 
 
 @dataclass
@@ -96,7 +86,7 @@ def find_parts(fields: Fields, top: Entries, problems: Problems) -> Parts:
 
 
 def _agents(fields: Fields, top: Entries, problems: Problems) -> tuple[AgentSpec, ...]:
-    files = _markdown_files(fields, _component_paths(fields, top, "agents", problems), problems)
+    files = markdown_files(fields, component_paths(fields, top, "agents", problems), problems)
     agents: dict[str, AgentSpec] = {}
     for file in files:
         try:
@@ -119,7 +109,7 @@ def _commands(fields: Fields, top: Entries, problems: Problems) -> list[SkillSpe
     if isinstance(listed, dict):  # {"name": {"source": "./x.md", ...}}: Claude Code's object form
         return _named_commands(fields, listed, problems)
     found: list[SkillSpec] = []
-    for base, is_folder in _component_paths(fields, top, "commands", problems):
+    for base, is_folder in component_paths(fields, top, "commands", problems):
         files = _command_files(fields, base, problems) if is_folder else [(base, base.stem)]
         for file, name in files:
             spec = _loaded(load_command, problems, file, name)
@@ -136,7 +126,7 @@ def _named_commands(fields: Fields, listed: dict[str, Any], problems: Problems) 
         if not isinstance(source, str):
             problems.warnings.append(f"{where}: only commands with a `source` file are read")
             continue
-        for file in _resolved(fields.folder, [source], where, problems):
+        for file in resolved_paths(fields.folder, [source], where, problems):
             spec = _loaded(load_command, problems, file, str(name))
             if spec is not None:
                 found.append(spec)
@@ -151,30 +141,30 @@ def _command_files(fields: Fields, folder: Path, problems: Problems) -> list[tup
     walked = {folder}
     while pending:
         current, under = pending.pop()
-        for entry in _scan(current):
+        for entry in scan(current):
             if entry.name.startswith("."):
                 continue
             if entry.is_dir():
-                real = _real(fields, current, entry, problems)
+                real = real_path(fields, current, entry, problems)
                 if real is not None and real not in walked:
                     walked.add(real)
                     pending.append((real, (*under, entry.name)))
             elif entry.name.lower().endswith(".md") and entry.is_file():
-                real = _real(fields, current, entry, problems)
+                real = real_path(fields, current, entry, problems)
                 if real is not None:
-                    found.append(((*under, entry.name), _as_found(current, entry, real)))
+                    found.append(((*under, entry.name), as_found(current, entry, real)))
     return [(file, ":".join((*rel[:-1], rel[-1][:-3]))) for rel, file in sorted(found)]
 
 
 def _skills(fields: Fields, top: Entries, problems: Problems) -> list[SkillSpec]:
     folder, entry = fields.folder, fields.entry
-    default = _default_folder(fields, top, "skills", problems)
+    default = default_folder(fields, top, "skills", problems)
     if fields.at_root and "skills" in entry:  # a marketplace's shared skills/: only the listed
-        listed = _listed(fields, "skills", problems, entry_only=True)
+        listed = listed_paths(fields, "skills", problems, entry_only=True)
         keep_all = not listed or any(p in (folder, *default) for p in listed)
         dirs = (default if keep_all else []) + [p for p in listed if p != folder]
     else:
-        dirs = [*default, *_listed(fields, "skills", problems)]
+        dirs = [*default, *listed_paths(fields, "skills", problems)]
         named = "skills" in fields.manifest or "skills" in entry
         if not default and not named and SKILL_FILE in top:
             dirs = [folder]  # a plugin that is one skill
@@ -201,16 +191,16 @@ def _skills(fields: Fields, top: Entries, problems: Problems) -> list[SkillSpec]
 def _skill_dirs(fields: Fields, base: Path, problems: Problems) -> list[tuple[Path, Path]]:
     """A folder holding SKILL.md is one skill; else each child folder that holds one (one
     level down only, as Claude Code looks). Each with where it really is (`base` is real)."""
-    entries = _scan(base)
+    entries = scan(base)
     own = next((entry for entry in entries if entry.name == SKILL_FILE), None)
-    if own is not None and own.is_file() and _real(fields, base, own, problems) is not None:
+    if own is not None and own.is_file() and real_path(fields, base, own, problems) is not None:
         return [(base, base)]
     found = []
     for entry in entries:
         if entry.is_dir():
-            real = _real(fields, base, entry, problems)
+            real = real_path(fields, base, entry, problems)
             if real is not None and _holds_skill(fields, real, problems):
-                found.append((_as_found(base, entry, real), real))
+                found.append((as_found(base, entry, real), real))
     return found
 
 
@@ -222,7 +212,7 @@ def _holds_skill(fields: Fields, folder: Path, problems: Problems) -> bool:
     except OSError:
         return False
     if stat.S_ISLNK(mode):
-        real = _inside_root(fields, Path(file), problems)
+        real = inside_root(fields, Path(file), problems)
         return real is not None and real.is_file()
     return stat.S_ISREG(mode)
 
@@ -235,139 +225,6 @@ def _loaded(load: Any, problems: Problems, *args: Any) -> Any:
         return None
     problems.warnings.extend(warnings)
     return spec
-
-
-# --- listed paths ------------------------------------------------------------------------
-
-
-def _component_paths(
-    fields: Fields, top: Entries, key: str, problems: Problems
-) -> list[tuple[Path, bool]]:
-    """The plugin's `key/` folder (unless plugin.json lists `key`: that replaces it), plus what
-    plugin.json and the entry list; each with whether it is a folder."""
-    default = [] if key in fields.manifest else _default_folder(fields, top, key, problems)
-    listed = _listed(fields, key, problems)
-    return [(path, True) for path in default] + [(path, path.is_dir()) for path in listed]
-
-
-def _listed(
-    fields: Fields, key: str, problems: Problems, *, entry_only: bool = False
-) -> list[Path]:
-    found = []
-    sources = [(fields.entry, fields.entry_where)]
-    if not entry_only:
-        sources.insert(0, (fields.manifest, fields.manifest_where))
-    for data, where in sources:
-        value = data.get(key)
-        if value is None:
-            continue
-        paths = [value] if isinstance(value, str) else value
-        if not isinstance(paths, list):
-            problems.errors.append(f"{where}{key}: must be a path or a list of paths")
-            continue
-        found += _resolved(fields.folder, paths, f"{where}{key}", problems, indexed=value is paths)
-    return found
-
-
-def _resolved(
-    folder: Path, paths: list[Any], where: str, problems: Problems, indexed: bool = False
-) -> list[Path]:
-    found = []
-    for j, path in enumerate(paths):
-        spot = f"{where}[{j}]" if indexed else where
-        if not isinstance(path, str) or not path.strip():
-            problems.errors.append(f"{spot}: must be a relative path string")
-            continue
-        try:
-            target = resolve_inside(folder, folder / path)
-        except SourceError as exc:
-            problems.errors.append(f"{spot}: {exc}")
-            continue
-        if target is None:
-            problems.errors.append(f"{spot}: {path!r} escapes the plugin folder")
-        elif not target.exists():
-            problems.errors.append(f"{spot}: {path!r} not found")
-        else:
-            found.append(target)
-    return found
-
-
-def _markdown_files(
-    fields: Fields, paths: list[tuple[Path, bool]], problems: Problems
-) -> list[Path]:
-    """The files of `paths` (real ones), the `*.md` of the folders among them; each file once."""
-    unique: dict[str, Path] = {}  # where it really is → as found
-    for path, is_folder in paths:
-        if not is_folder:
-            unique.setdefault(str(path), path)
-            continue
-        for entry in _scan(path):
-            if entry.name.endswith(".md") and entry.is_file():
-                real = _real(fields, path, entry, problems)
-                if real is not None:
-                    unique.setdefault(str(real), _as_found(path, entry, real))
-    return list(unique.values())
-
-
-# --- the plugin's folders, read once, and where their symlinks lead ----------------------
-
-
-def folder_entries(folder: Path) -> Entries | None:
-    """The entries of `folder` by name (one read says which parts a plugin has); None when
-    there is no such folder, none when it cannot be read."""
-    try:
-        with os.scandir(folder) as entries:
-            return {entry.name: entry for entry in entries}
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError:
-        return {}
-
-
-def _scan(folder: Path) -> list[os.DirEntry[str]]:
-    """The entries of `folder`, sorted by name (none when it is no folder or unreadable)."""
-    try:
-        with os.scandir(folder) as entries:
-            return sorted(entries, key=_NAME)
-    except OSError:
-        return []
-
-
-def _default_folder(fields: Fields, top: Entries, name: str, problems: Problems) -> list[Path]:
-    """The plugin's own `name/` folder (where it really is), when it has one."""
-    entry = top.get(name)
-    if entry is None or not entry.is_dir():
-        return []
-    real = _real(fields, fields.folder, entry, problems)
-    return [real] if real is not None else []
-
-
-def _real(fields: Fields, folder: Path, entry: os.DirEntry[str], problems: Problems) -> Path | None:
-    """Where `entry` of `folder` (a real folder inside the marketplace) really is: itself, or
-    where its symlink leads while that stays inside the marketplace (else None, warned)."""
-    path = folder / entry.name  # a third the time of Path(entry.path)
-    return _inside_root(fields, path, problems) if entry.is_symlink() else path
-
-
-def _as_found(folder: Path, entry: os.DirEntry[str], real: Path) -> Path:
-    """The path of `entry` of `folder`, which really is `real`."""
-    return folder / entry.name if entry.is_symlink() else real
-
-
-def _inside_root(fields: Fields, link: Path, problems: Problems) -> Path | None:
-    """The target of the symlink `link`, or None when it leads out of the marketplace folder
-    or cannot be resolved (a loop): the check listed paths get; a warning names the link."""
-    try:
-        target = resolve_inside(fields.root, link)
-    except SourceError as exc:
-        problems.warnings.append(f"{link}: {exc}; not loaded")
-        return None
-    if target is None:
-        problems.warnings.append(
-            f"{link}: a symlink leading out of the marketplace folder "
-            f"(to {os.readlink(link)!r}); not loaded"
-        )
-    return target
 
 
 # --- MCP servers and hooks ---------------------------------------------------------------
@@ -435,7 +292,7 @@ def _configs(
             configs.append(value)
         elif isinstance(value, str | list):
             paths = [value] if isinstance(value, str) else value
-            files += _resolved(fields.folder, paths, f"{where}{key}", problems)
+            files += resolved_paths(fields.folder, paths, f"{where}{key}", problems)
     seen: set[Path] = set()
     for file in files:
         if file.resolve() in seen:

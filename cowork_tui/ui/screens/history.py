@@ -18,8 +18,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
+from ...core.archive.queries import SessionSummary
 from ...core.archive.report import session_markdown
-from ...core.archive.store import Archive, SessionSummary
+from ...core.archive.store import Archive
 from ...core.models import SessionRecord, SessionState
 from ...core.text import duration, one_line, printable
 from .. import format as fmt

@@ -14,8 +14,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
 
 from ...core.engine.lifecycle import Control, agent_controls_apply, applies
 from ...core.models import AgentState, SessionRecord, SessionState
@@ -40,41 +40,12 @@ from ..widgets.session_header import (
 )
 from .budget import BudgetScreen
 from .confirm import ConfirmScreen
+from .message import MessageScreen
+from .session_controls import AGENT_ACTIONS, SESSION_ACTIONS, why_not, why_not_steer
 
 PANEL_MIN_WIDTH = 34  # columns of a panel, borders included: fewer and it is cut too short
 PANEL_MAX_WIDTH = 64  # more is mostly blank
 TAIL_ROWS = 5  # the highlighted agent's last lines, under the table
-SESSION_ACTIONS = {
-    "pause_session": Control.PAUSE,
-    "resume_session": Control.RESUME,
-    "cancel_session": Control.CANCEL,
-}
-AGENT_ACTIONS = {
-    "pause_agent": Control.PAUSE,
-    "resume_agent": Control.RESUME,
-    "cancel_agent": Control.CANCEL,
-}
-
-
-class MessageScreen(ModalScreen[str | None]):
-    """`m`: one line for the focused agent; `enter` sends it, `escape` does not."""
-
-    DEFAULT_CSS = "MessageScreen { align: center middle; }"
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
-
-    def __init__(self, subtask: str) -> None:
-        super().__init__()
-        self.subtask = subtask
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Static(f"Message to agent {self.subtask}", id="dialog-title", markup=False)
-            yield Static("It reads it at its next turn.", id="dialog-body")
-            yield Input(placeholder="what the agent should know", id="steer-text")
-            yield Static("[b]enter[/b] send   [b]esc[/b] cancel", id="dialog-keys")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
 
 
 def grid_shape(agents: int, width: int, height: int) -> tuple[int, bool]:
@@ -330,42 +301,10 @@ class MonitorScreen(Screen[None]):
         explain_refusal(self, event, self._why_not)
 
     def _why_not(self, action: str) -> str | None:
-        record = self.record
-        if record is None:
-            return "No session yet: launch one from the marketplace (1, then l)"
-        if action in SESSION_ACTIONS:
-            verb = SESSION_ACTIONS[action].value
-            return f"Session {record.id[-6:]} is {record.state.value}: nothing to {verb}"
-        if action == "set_budget":
-            return f"Session {record.id[-6:]} is {record.state.value}: its budget is final"
-        if action == "steer_agent":
-            return self._why_not_steer()
-        if action in AGENT_ACTIONS or action == "open_output":
-            subtask = self._focused_agent()
-            agent = record.agent(subtask) if subtask else None
-            if agent is None:
-                return "Focus an agent first (tab, or v for the table)"
-            verb = AGENT_ACTIONS[action].value if action in AGENT_ACTIONS else "open"
-            return f"Agent {agent.subtask} is {agent.state.value}: nothing to {verb}"
-        return None
+        return why_not(action, self.record, self._focused_agent())
 
     def _why_not_steer(self) -> str | None:
-        """Why the focused agent cannot take a message now (None: it can)."""
-        record = self.record
-        subtask = self._focused_agent()
-        agent = record.agent(subtask) if record and subtask else None
-        if record is None or agent is None:
-            return "Focus an agent first (tab, or v for the table)"
-        only = "only a running Claude agent can be steered"
-        if agent.pgid is not None:
-            return f"Agent {agent.subtask} is a command agent: {only}"
-        if record.simulated:
-            return f"Agent {agent.subtask} is simulated (demo backend): {only}"
-        if record.state is not SessionState.RUNNING:
-            return f"Session {record.id[-6:]} is {record.state.value}: {only}"
-        if agent.state is not AgentState.RUNNING:
-            return f"Agent {agent.subtask} is {agent.state.value}: {only}"
-        return None
+        return why_not_steer(self.record, self._focused_agent())
 
     def _focused_agent(self) -> str | None:
         """The subtask of the focused panel, or of the table's row under the cursor."""

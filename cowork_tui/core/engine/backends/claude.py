@@ -8,6 +8,7 @@ fails it after `stall_seconds`. Cancel interrupts and closes the CLI, and checks
 is gone. Steering writes the user's message to the CLI mid-turn: Claude Code takes it into the
 turn at its next request, or runs a turn of its own for it once the turn ends; the CLI echoes
 each message as it takes it (`--replay-user-messages`), so the run knows which results end it.
+What each message of the CLI's does to the run is `claude_messages`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from ...models import Item, Plan
 from ...pricing import PriceTable
 from ...procs import is_same_process, process_start_time
 from .base import (
-    RATE_LIMITED,
     STALLED,
     AgentContext,
     AgentOutcome,
@@ -39,6 +39,7 @@ from .base import (
     CannotSteer,
 )
 from .claude_errors import describe_exception, describe_result_error, describe_stall
+from .claude_messages import ClaudeMessages
 from .claude_options import ClaudeSetup, agent_input, agent_options, extras_left_out
 from .claude_planner import plan_on_claude
 from .claude_usage import UsageMeter
@@ -46,13 +47,12 @@ from .output import BoundedText
 from .select import INSTALL_HINT
 
 if TYPE_CHECKING:
-    from claude_agent_sdk import ClaudeSDKClient, Message, ResultMessage
+    from claude_agent_sdk import ClaudeSDKClient, ResultMessage
 
 CONTINUE_PROMPT = "continue"
 CANCELLED = "cancelled"
 _CONTROL_TIMEOUT = 10.0  # seconds an interrupt may take before we stop waiting for it
 _STDERR_LINES = 20
-_STEP_CHARS = 60  # of what the model is writing, shown as the agent's step
 
 
 def import_sdk() -> None:
@@ -107,8 +107,10 @@ class ClaudeBackend(Backend):
         )
 
 
-class ClaudeRun(AgentRun):
+class ClaudeRun(ClaudeMessages, AgentRun):
     """One Claude Code agent: a CLI process, one conversation, live controls."""
+
+    _backend: ClaudeBackend
 
     def __init__(self, ctx: AgentContext, reporter: AgentReporter, backend: ClaudeBackend) -> None:
         self._ctx, self._reporter, self._backend = ctx, reporter, backend
@@ -319,86 +321,6 @@ class ClaudeRun(AgentRun):
         self._client, self._pid = client, _cli_process(client)
         return client
 
-    def _handle(self, message: Message) -> ResultMessage | None:
-        from claude_agent_sdk import (
-            AssistantMessage,
-            ResultMessage,
-            StreamEvent,
-            SystemMessage,
-            TextBlock,
-            ToolUseBlock,
-        )
-
-        if not isinstance(message, SystemMessage):  # the API's traffic (not the CLI's own news)
-            self._heard, self._warned = max(self._heard, anyio.current_time()), False
-        self._tool_running = isinstance(message, AssistantMessage) and any(
-            isinstance(block, ToolUseBlock) for block in message.content
-        )
-        if isinstance(message, StreamEvent):
-            if message.parent_tool_use_id is None:
-                self._on_stream_event(message.event)
-        elif isinstance(message, SystemMessage):
-            self._on_system(message.subtype, message.data)
-        elif isinstance(message, AssistantMessage):
-            self._learn_conversation(message.session_id)
-            self._synthetic = message.model == "<synthetic>"
-            if message.error:
-                self._assistant_error = message.error
-            texts = [b.text for b in message.content if isinstance(b, TextBlock) and b.text]
-            if texts and message.parent_tool_use_id is None and not message.error:
-                # whole messages only: a stream cut and retried is not written twice
-                said = "".join(texts).strip()
-                self._turn_text.append(said)
-                self._text.add(said + "\n")
-                self._reporter.output(said + "\n")
-        elif isinstance(message, ResultMessage):
-            self._learn_conversation(message.session_id)
-            self._meter.on_result(message.model_usage, message.total_cost_usd)
-            cost, _, _ = self._meter.settle(self._backend.prices)
-            self._reporter.usage(self._meter.tokens(), self._model_name(), cost)
-            return message
-        return None
-
-    def _on_system(self, subtype: str, data: dict[str, Any]) -> None:
-        if subtype == "init":
-            self._learn_conversation(data.get("session_id"))
-            self._model = data.get("model") or self._model
-            self._reporter.usage(self._meter.live_tokens(), self._model)
-        elif subtype == "api_retry":  # the CLI waits, then asks again
-            delay = float(data.get("retry_delay_ms") or 0) / 1000
-            if data.get("error_status") == 429 or data.get("error") == "rate_limit":
-                self._heard = anyio.current_time() + delay  # a wait it was told to make
-                self._reporter.notice(RATE_LIMITED, f"{RATE_LIMITED}, retrying in {delay:.0f}s")
-            else:
-                self._reporter.progress(None, f"API error, retrying in {delay:.0f}s")
-
-    def _learn_conversation(self, session_id: str | None) -> None:
-        """Claude Code's id of the conversation: recorded, so a resumed session continues it."""
-        if session_id and session_id != self._session_id:
-            self._session_id = session_id
-            self._reporter.conversation(session_id)
-
-    def _on_stream_event(self, event: dict[str, Any]) -> None:
-        if self._meter.on_stream_event(event):
-            self._reporter.usage(self._meter.live_tokens(), self._model_name())
-        kind = event.get("type")
-        if kind == "content_block_start":
-            block = event.get("content_block") or {}
-            step = {"text": "writing…", "thinking": "thinking…"}.get(block.get("type", ""))
-            if block.get("type") in {"tool_use", "server_tool_use"}:
-                step = f"using {block.get('name', 'a tool')}"
-            if step:
-                self._writing = ""
-                self._reporter.progress(None, step)
-        elif kind == "content_block_delta":
-            text = (event.get("delta") or {}).get("text")
-            if text:
-                self._writing = (self._writing + text)[-4 * _STEP_CHARS :]
-                last = " ".join(self._writing.split())[-_STEP_CHARS:]
-                self._reporter.progress(None, f"writing: …{last}")
-        elif kind == "message_start":
-            self._reporter.progress(None, "waiting for the model")
-
     def _finish(self, result: ResultMessage) -> AgentOutcome:
         if result.is_error:
             error = describe_result_error(result, self._assistant_error, self._ctx.spec.max_turns)
@@ -413,9 +335,6 @@ class ClaudeRun(AgentRun):
         if not output and not ok:
             output = self._text.text().strip()
         return AgentOutcome(ok=ok, output=output, error=error, cost_source=source, cost_note=note)
-
-    def _model_name(self) -> str | None:
-        return self._meter.main_model(self._model)
 
     def _stderr_tail(self) -> str:
         return " | ".join(line.strip() for line in self._stderr if line.strip())[-500:]

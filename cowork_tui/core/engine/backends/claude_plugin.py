@@ -14,7 +14,7 @@ from typing import Any
 
 from ...models import Item
 from ...names import inside
-from ..slot import private_folder
+from ..output_files import private_folder
 
 # what the staged folder defines itself; every other top-level entry of the plugin is linked
 _OWN = frozenset(
