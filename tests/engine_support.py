@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from cowork_tui.core.engine.backends.base import (
 from cowork_tui.core.engine.backends.command import CommandBackend
 from cowork_tui.core.engine.backends.demo import DemoBackend
 from cowork_tui.core.engine.local import LocalEngine
-from cowork_tui.core.engine.protocol import LaunchRequest
+from cowork_tui.core.engine.protocol import Engine, LaunchRequest
 from cowork_tui.core.models import (
     AgentSpec,
     AgentState,
@@ -66,17 +67,40 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[SessionEvent] = []
         self.sessions: list[SessionRecord] = []
+        self.counts: Counter[str] = Counter()  # events by session
+        self.of: list[str] = []  # each event's session
 
     def record(self, session: SessionRecord, event: SessionEvent | None = None) -> None:
         self.sessions.append(session)
         if event is not None:
             self.events.append(event)
+            self.of.append(session.id)
+            self.counts[session.id] += 1
 
     def claim(self, session_id: str) -> None:
         pass  # one engine, no other process: nobody else resumes
 
-    def session_states(self) -> list[str]:
-        return [str(e.state) for e in self.events if e.kind == "session"]
+    def adopt(self, session_id: str) -> bool:
+        return True  # nobody else records
+
+    def event_count(self, session_id: str) -> int:
+        return sum(
+            1 for s, e in zip(self.sessions, self.events, strict=False) if s.id == session_id
+        )
+
+    def live_ids(self, engine: str) -> list[str]:
+        return []  # nothing from before this test
+
+    def get(self, session_id: str) -> SessionRecord:
+        return next(s for s in reversed(self.sessions) if s.id == session_id)
+
+    def events_of(self, session_id: str | None) -> list[SessionEvent]:
+        """The events recorded (of one session: a Temporal engine records the sessions it
+        finds running too)."""
+        return [e for e, of in zip(self.events, self.of, strict=True) if session_id in (None, of)]
+
+    def session_states(self, session_id: str | None = None) -> list[str]:
+        return [str(e.state) for e in self.events_of(session_id) if e.kind == "session"]
 
 
 @asynccontextmanager
@@ -93,7 +117,7 @@ async def running_engine(
 
 
 async def until(
-    engine: LocalEngine, sid: str, ready: Callable[[SessionRecord], bool], timeout: float = 20
+    engine: Engine, sid: str, ready: Callable[[SessionRecord], bool], timeout: float = 20
 ) -> SessionRecord:
     """Wait (on engine changes, no polling) until the session's snapshot satisfies `ready`."""
     with anyio.fail_after(timeout):

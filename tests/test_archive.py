@@ -330,6 +330,23 @@ def test_migration_to_v3_makes_negative_token_counts_zero(tmp_path: Path) -> Non
     assert record.tokens.input == 0
 
 
+def test_migration_to_v6_makes_every_session_local(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "archive.sqlite3"
+    shutil.copy(FIXTURES / "archive_v1.sqlite3", path)
+    with monkeypatch.context() as at_v5:
+        at_v5.setattr(archive_schema, "MIGRATIONS", archive_schema.MIGRATIONS[:5])
+        at_v5.setattr(archive_schema, "SCHEMA_VERSION", 5)
+        archive_schema.migrate(sqlite3.connect(path, isolation_level=None), path)
+    conn = sqlite3.connect(path)
+    assert "engine" not in [row[1] for row in conn.execute("PRAGMA table_info(sessions)")]
+    archive = Archive(path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (6,)
+    assert archive.get("s-finished").engine == archive.get("s-running").engine == "local"
+    assert archive.live_ids("local") == ["s-running-0002"] and archive.live_ids("temporal") == []
+
+
 def test_failed_migration_leaves_the_old_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -111,6 +111,15 @@ def test_max_parallel_flag_overrides_the_item(home: Path, tmp_path: Path) -> Non
     assert (tmp_path / "log").read_text().split() == ["start", "end"] * 5
 
 
+def test_the_local_engine_runs_the_session_whatever_the_temporal_address(
+    home: Path, tmp_path: Path
+) -> None:
+    code, record = run_json(
+        home, "piped", tmp_path, "--engine", "local", "--temporal-address", "127.0.0.1:1"
+    )
+    assert code == 0 and record["state"] == "COMPLETED" and record["engine"] == "local"
+
+
 def test_upstream_output_reaches_the_next_agent_on_stdin(home: Path, tmp_path: Path) -> None:
     code, record = run_json(home, "piped", tmp_path)
     assert code == 0

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cowork_tui.core.config import load_settings
+from cowork_tui.core.config import TemporalSettings, load_settings
 from cowork_tui.core.errors import InputError
 from cowork_tui.core.models import Tokens
 from cowork_tui.core.paths import Paths
@@ -47,7 +47,21 @@ def test_config_overrides_prices(tmp_path: Path) -> None:
 
 
 def test_missing_config_means_defaults(tmp_path: Path) -> None:
-    assert load_settings(Paths(config_dir=tmp_path, data_dir=tmp_path)).refresh_seconds == 3
+    settings = load_settings(Paths(config_dir=tmp_path, data_dir=tmp_path))
+    assert settings.refresh_seconds == 3 and settings.engine == "local"
+    assert settings.temporal == TemporalSettings(
+        address="127.0.0.1:7233", namespace="default", task_queue="cowork-tui"
+    )
+
+
+def test_config_chooses_the_temporal_engine(tmp_path: Path) -> None:
+    paths = Paths(config_dir=tmp_path, data_dir=tmp_path)
+    paths.config_file.write_text(
+        "engine = 'temporal'\n[temporal]\naddress = '[::1]:7000'\ntask_queue = 'team'\n"
+    )
+    settings = load_settings(paths)
+    assert settings.engine == "temporal"
+    assert settings.temporal == TemporalSettings(address="[::1]:7000", task_queue="team")
 
 
 @pytest.mark.parametrize(
@@ -61,6 +75,12 @@ def test_missing_config_means_defaults(tmp_path: Path) -> None:
         ("default_backend = 'x'\n", "config.toml: default_backend: input should be 'auto'"),
         ("[pricing.opus]\ninput = 'x'\n", "config.toml: pricing.opus.input: "),
         ("refresh_seconds = \n", "config.toml: "),
+        ("engine = 'remote'\n", "config.toml: engine: input should be 'local' or 'temporal'"),
+        ("[temporal]\naddress = 'localhost'\n", "config.toml: temporal.address: must be host:port"),
+        ("[temporal]\naddress = 'h:70000'\n", "config.toml: temporal.address: must be host:port"),
+        ("[temporal]\naddress = 'h :7233'\n", "config.toml: temporal.address: must be host:port"),
+        ("[temporal]\ntask_queue = ''\n", "config.toml: temporal.task_queue: string should"),
+        ("[temporal]\nqueue = 'q'\n", "config.toml: temporal.queue: extra inputs are not"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path: Path, text: str, message: str) -> None:

@@ -23,7 +23,6 @@ from cowork_tui.core.models import (
     SessionRecord,
     SessionState,
 )
-from cowork_tui.core.procs import group_members
 from tests.engine_support import (
     GRACE,
     GatedBackend,
@@ -47,44 +46,6 @@ A, S = AgentState, SessionState
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def test_parallel_cap_holds_exactly(tmp_path: Path) -> None:
-    log = tmp_path / "log"
-    script = f"echo start >> {log}; sleep 0.2; echo end >> {log}"
-    agents = [command(f"a{i}", script) for i in range(7)]
-    req = request(item_of(*agents), plan_of(*(step(a.name) for a in agents)), max_parallel=3)
-    async with running_engine() as engine:
-        record = await engine.wait(engine.launch(req))
-    assert record.state is S.COMPLETED and not record.partial
-    running = peak = 0
-    for line in log.read_text().split():
-        running += 1 if line == "start" else -1
-        peak = max(peak, running)
-    assert peak == 3
-
-
-async def test_failing_agent_leaves_siblings_running_and_session_partial() -> None:
-    item = item_of(command("bad", "echo oops >&2; exit 4"), command("good", "sleep 0.2; echo fine"))
-    async with running_engine() as engine:
-        record = await engine.wait(engine.launch(request(item, plan_of(step("bad"), step("good")))))
-    assert record.state is S.COMPLETED and record.partial
-    assert record.agent("good").state is A.SUCCEEDED  # type: ignore[union-attr]
-    bad = record.agent("bad")
-    assert bad is not None and bad.state is A.FAILED
-    assert bad.error == "exit code 4: oops"
-    assert record.failed_subtasks == ("bad",)
-    assert "\n- FAILED: bad" in record.summary  # a list item, on a line of its own
-
-
-async def test_dependent_of_failed_subtask_is_skipped() -> None:
-    item = item_of(command("bad", "exit 1"), command("next", "cat"), command("ok", "echo ok"))
-    plan = plan_of(step("bad"), step("ok"), step("next", after=("bad",)))
-    async with running_engine() as engine:
-        record = await engine.wait(engine.launch(request(item, plan)))
-    assert record.agent("next").state is A.SKIPPED  # type: ignore[union-attr]
-    assert record.state is S.COMPLETED and record.partial
-    assert set(record.failed_subtasks) == {"bad", "next"}
 
 
 async def test_every_subtask_failing_fails_the_session() -> None:
@@ -202,40 +163,12 @@ async def test_usage_of_several_models_is_priced_per_model() -> None:
     assert agent.cost_usd == pytest.approx(0.033 + 0.005)
 
 
-async def test_hanging_agent_ignoring_sigterm_times_out_within_timeout_and_grace() -> None:
-    req = solo("trap '' TERM; echo $$; sleep 30", timeout=0.5)
-    async with running_engine() as engine:
-        record = await engine.wait(engine.launch(req))
-    agent = record.agent("a")
-    assert agent is not None and agent.state is A.TIMED_OUT and agent.pgid is not None
-    assert agent.error == "timed out after 0.5 s"
-    assert not group_members(agent.pgid)
-    assert agent.duration_s is not None and agent.duration_s < 0.5 + GRACE + 5  # not the 30 s
-    assert record.state is S.FAILED  # its only subtask did not succeed
-
-
 async def test_timeouts_apply_to_every_backend() -> None:
     item = item_of(AgentSpec(name="slow", timeout=0.2))
     req = request(item, plan_of(step("slow")), backend="gated")
     async with running_engine(gated=GatedBackend()) as engine:
         record = await engine.wait(engine.launch(req))
     assert record.agent("slow").state is A.TIMED_OUT  # type: ignore[union-attr]
-
-
-async def test_grandchild_holding_stdout_does_not_hang_the_agent() -> None:
-    async with running_engine() as engine:
-        record = await engine.wait(engine.launch(solo("sleep 30 & echo $!")))
-    agent = record.agent("a")
-    assert agent is not None and agent.state is A.SUCCEEDED
-    assert gone(int(agent.output_preview)) and agent.pgid and not group_members(agent.pgid)
-
-
-async def test_a_process_that_left_its_group_does_not_outlive_the_session() -> None:
-    async with running_engine() as engine:
-        record = await engine.wait(engine.launch(solo("setsid sleep 30 & echo $!")))
-    agent = record.agent("a")
-    assert agent is not None and agent.state is A.SUCCEEDED
-    assert gone(int(agent.output_preview))
 
 
 async def test_an_escaped_process_gets_sigterm_first(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The core imports neither Textual nor Rich: each core module is imported alone in a fresh
-interpreter and `sys.modules` is checked. No module of cowork_tui imports itself back through
-others (an import circle), lazily or only for type checking included."""
+interpreter and `sys.modules` is checked. Every module imports without the optional extras. No
+module of cowork_tui imports itself back through others (an import circle), lazily or only for
+type checking included."""
 
 from __future__ import annotations
 
@@ -47,6 +48,24 @@ def test_tui_first_frame_loads_no_core() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_every_module_imports_without_the_optional_extras() -> None:
+    """Without temporalio and the Claude SDK (the extras), every module still imports: they load
+    only when the Temporal engine or the Claude backend is used."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "sys.modules['temporalio'] = sys.modules['claude_agent_sdk'] = None  # cannot import\n"
+        "import cowork_tui\n"
+        "modules = [m.name for m in pkgutil.walk_packages(cowork_tui.__path__, 'cowork_tui.')]\n"
+        "for name in modules:\n"
+        "    if not name.endswith('.__main__'):  # it runs the command\n"
+        "        importlib.import_module(name)\n"
+        "print(len(modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > len(CORE_MODULES)  # the CLI and the UI too
 
 
 def imports_of(path: Path, module: str) -> set[str]:

@@ -103,6 +103,9 @@ FINISHED = RUNNING.model_copy(
 class FrozenEngine:
     """What the app reads of an engine, serving fixed records; controls are refused."""
 
+    durable = False
+    notice = None
+
     def __init__(self, *records: SessionRecord) -> None:
         self.records = {r.id: r for r in records}
         self.version = 1

@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
+from typing import NoReturn
 
 from .. import __version__
 from ..core.errors import InputError
@@ -17,7 +19,8 @@ from ..core.errors import InputError
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-SESSION_COMMANDS = frozenset({"run", "resume", "launch"})  # and the TUI: they run sessions
+# and the TUI: they run sessions (a worker, its agents)
+SESSION_COMMANDS = frozenset({"run", "resume", "launch", "worker"})
 
 
 def open_tui() -> int:
@@ -28,7 +31,8 @@ def open_tui() -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     # they load the core, which the TUI loads later
-    from . import history, marketplace, plan, resume, run
+    from . import history, marketplace, plan, resume, run, worker
+    from .arguments import engine_arguments
 
     parser = argparse.ArgumentParser(
         prog="cowork-tui",
@@ -36,9 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         "task, under your live control. Without a command, opens the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"cowork-tui {__version__}")
-    parser.set_defaults(handler=lambda args: open_tui())
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (run, resume, plan, history, marketplace):
+    engine_arguments(parser)
+    parser.set_defaults(handler=run.cmd_tui)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
+    for module in (run, resume, plan, history, marketplace, worker):
         module.register(subparsers)
     return parser
 
@@ -48,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv:
             args = build_parser().parse_args(argv)
-            if argv[0] in SESSION_COMMANDS:
+            if args.command is None or args.command in SESSION_COMMANDS:  # None: the TUI
                 _adopt_orphans()
             code: int = args.handler(args)
         else:  # the TUI, straight away: it draws its first frame before it loads the core
@@ -75,6 +80,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_FAILED
     return code
+
+
+def entry_point() -> NoReturn:
+    """The `cowork-tui` command: exit with main's code. Once temporalio is loaded the
+    interpreter's teardown is skipped: the threads of its runtime can crash it, turning the exit
+    code into an abort (temporalio/sdk-python#300)."""
+    code = main()
+    if "temporalio" in sys.modules:
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(OSError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _adopt_orphans() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.workspace import Workspace
+from .arguments import engine_arguments, with_engine_options
 from .run import run_to_end
 
 
@@ -19,10 +20,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     resume.add_argument("id", help="the session's id (see `history list`)")
     resume.add_argument("--json", action="store_true", help="print one JSON session record")
+    engine_arguments(resume)
     resume.set_defaults(handler=cmd_resume)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    workspace = Workspace.open(need_archive=True)  # recovery first: a crashed run's sessions
+    # recovery first: a crashed run's sessions
+    workspace = with_engine_options(Workspace.open(need_archive=True), args)
     request = workspace.launcher.resume_request(workspace.archive.get(args.id))
     return run_to_end(workspace, request, args.json)

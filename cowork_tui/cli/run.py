@@ -12,13 +12,13 @@ from typing import Any
 
 import anyio
 
-from ..core.engine.controls import BUDGET, budget_reached
+from ..core.engine.lifecycle import BUDGET, budget_reached
 from ..core.engine.protocol import Engine, LaunchRequest
 from ..core.errors import ControlError, InputError
 from ..core.models import SessionRecord, SessionState
 from ..core.text import printable
 from ..core.workspace import Workspace
-from .arguments import session_arguments
+from .arguments import session_arguments, with_engine_options
 
 EXIT_CODES = {SessionState.COMPLETED: 0, SessionState.FAILED: 1, SessionState.CANCELLED: 1}
 EXIT_PARTIAL = 3
@@ -48,10 +48,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     launch.set_defaults(handler=cmd_launch)
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    """The TUI with the engine options given (without any, `main` opens it before the core
+    loads)."""
+    from ..ui.app import run_app
+
+    return run_app(with_engine_options(Workspace.open(need_archive=True), args))
+
+
 def cmd_launch(args: argparse.Namespace) -> int:
     from ..ui.app import run_app
 
-    workspace = Workspace.open(need_archive=True)
+    workspace = with_engine_options(Workspace.open(need_archive=True), args)
     request, notice = _request(workspace, args, Path.cwd())
     if notice:
         print(notice, file=sys.stderr)
@@ -59,7 +67,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    workspace = Workspace.open(need_archive=True)
+    workspace = with_engine_options(Workspace.open(need_archive=True), args)
     request, notice = _request(workspace, args, (args.cwd or Path.cwd()).resolve())
     if not request.cwd.is_dir():
         raise InputError(f"--cwd: not a folder: {request.cwd}")
@@ -106,6 +114,8 @@ async def _run_session(
     signalled = False
     with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
         async with workspace.engine() as engine, anyio.create_task_group() as tg:
+            if engine.notice:
+                print(f"cowork-tui: {engine.notice}", file=sys.stderr)
             session_id = engine.launch(request)
 
             async def cancel_on_signals() -> None:

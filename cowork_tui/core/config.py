@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 import tomllib
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from .errors import InputError, describe_validation_error
-from .models import BudgetUsd
+from .models import BudgetUsd, EngineName
 from .paths import Paths
 from .pricing import Price
 
 BackendChoice = Literal["auto", "demo", "claude"]  # for model agents; "auto": claude if it can
+ADDRESS_FORM = "must be HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:7233"
+
+
+def valid_address(text: str) -> bool:
+    """`HOST:PORT` (an IPv6 host in brackets), the port 1..65535."""
+    host, colon, port = text.rpartition(":")
+    return (
+        bool(colon and host)
+        and not any(c.isspace() for c in text)
+        and port.isdecimal()
+        and 1 <= int(port) <= 65535
+    )
+
+
+def _checked_address(text: str) -> str:
+    if not valid_address(text):
+        raise PydanticCustomError("address", ADDRESS_FORM)
+    return text
+
+
+class TemporalSettings(BaseModel):
+    """The Temporal server the Temporal engine and its workers use (`[temporal]`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: Annotated[str, AfterValidator(_checked_address)] = "127.0.0.1:7233"
+    namespace: str = Field("default", min_length=1)
+    task_queue: str = Field("cowork-tui", min_length=1)  # the workers that serve these sessions
 
 
 class Settings(BaseModel):
@@ -32,6 +61,8 @@ class Settings(BaseModel):
     # whenever Claude is available; the heuristic planner otherwise, and when Claude fails
     model_planner: Literal["auto"] | bool = "auto"
     pricing: dict[str, Price] = {}  # model or tier name → price, overriding the built-in list
+    engine: EngineName = "local"
+    temporal: TemporalSettings = TemporalSettings()
 
 
 def load_settings(paths: Paths) -> Settings:

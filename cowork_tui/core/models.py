@@ -86,6 +86,7 @@ SIMULATION = "demo"  # the backend that simulates model agents
 MaxParallel = Annotated[int, Field(ge=MIN_PARALLEL, le=MAX_PARALLEL)]  # agents running at once
 BudgetUsd = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # a session's spending cap
 PausedReason = Literal["user", "budget"]  # why a session is (or, once ended, last was) paused
+EngineName = Literal["local", "temporal"]  # what runs a session: in process, or Temporal (§8)
 
 
 # --- items -----------------------------------------------------------------------------
@@ -347,6 +348,7 @@ class SessionRecord(Frozen):
     resumed_at: tuple[datetime, ...] = ()  # each time it was continued after an interruption
     budget_usd: BudgetUsd | None = None  # at this cost the session pauses (None: no cap)
     paused_reason: PausedReason | None = None
+    engine: EngineName = "local"
 
     def agent(self, subtask: str) -> AgentRecord | None:
         return next((a for a in self.agents if a.subtask == subtask), None)

@@ -1,11 +1,11 @@
 """The services one run of cowork-tui works with, built once: settings, catalog, archive, the
-launch path and the engine."""
+launch path and the engine (in process, or Temporal's client)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Self
@@ -20,6 +20,8 @@ from .engine.backends.claude import ClaudeBackend
 from .engine.backends.command import CommandBackend
 from .engine.backends.demo import DemoBackend
 from .engine.local import LocalEngine
+from .engine.protocol import Engine
+from .engine.temporal import require_temporal
 from .errors import InputError
 from .launch import Launcher
 from .marketplace.catalog import Catalog, missing_requirements
@@ -114,9 +116,28 @@ class Workspace:
         )
 
     @asynccontextmanager
-    async def engine(self) -> AsyncIterator[LocalEngine]:
-        """A running engine that archives as it goes, with the archive's heartbeat kept alive."""
-        engine = LocalEngine(
+    async def engine(self) -> AsyncIterator[Engine]:
+        """The engine the settings choose, running: it archives as it goes, with the archive's
+        heartbeat kept alive."""
+        try:
+            async with self._new_engine() as engine, anyio.create_task_group() as tg:
+                tg.start_soon(keep_alive, self.archive)
+                yield engine
+                tg.cancel_scope.cancel()
+        finally:
+            self.archive.flush()  # what the journal kept meanwhile, if the archive takes it now
+
+    def _new_engine(self) -> AbstractAsyncContextManager[Engine]:
+        if self.settings.engine == "temporal":
+            require_temporal()
+            from .engine.temporal.client import TemporalEngine  # it loads temporalio
+
+            return TemporalEngine(
+                self.settings.temporal,
+                recorder=self.archive,
+                grace_seconds=self.settings.grace_seconds,
+            )
+        return LocalEngine(
             self.backends(),
             recorder=self.archive,
             prices=self.prices,
@@ -125,10 +146,3 @@ class Workspace:
             planner=self._plan_session,
             preflight=lambda item: missing_requirements(item, self.catalog),
         )
-        try:
-            async with engine, anyio.create_task_group() as tg:
-                tg.start_soon(keep_alive, self.archive)
-                yield engine
-                tg.cancel_scope.cancel()
-        finally:
-            self.archive.flush()  # what the journal kept meanwhile, if the archive takes it now

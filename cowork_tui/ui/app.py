@@ -154,14 +154,20 @@ class CoworkApp(App[int]):
     # --- engine ---------------------------------------------------------------------------
 
     async def _run_engine(self, factory: EngineFactory) -> None:
-        """Keep the engine for the app's life; on stop, interrupt what still runs."""
-        async with factory() as engine:
-            self.engine = engine
-            if self._launch is not None:
-                self.launch(self._launch)
-            self._arm_poll()
-            await self._stop.wait()
-            await engine.shutdown("app shutdown")
+        """Keep the engine for the app's life; on stop, interrupt what still runs here. An
+        engine that cannot start (no Temporal server at its address) ends the app, saying why."""
+        try:
+            async with factory() as engine:
+                self.engine = engine
+                if engine.notice:
+                    self.notify(engine.notice, title="Temporal", severity="warning", markup=False)
+                if self._launch is not None:
+                    self.launch(self._launch)
+                self._arm_poll()
+                await self._stop.wait()
+                await engine.shutdown("app shutdown")
+        except InputError as exc:
+            self._failed_to_open(exc)
         self.engine = None
 
     def launch(self, request: LaunchRequest) -> str | None:
@@ -343,8 +349,8 @@ class CoworkApp(App[int]):
 
     async def action_quit(self) -> None:
         running = self.running_sessions()
-        if not running:
-            await self.close()
+        if not running or (self.engine is not None and self.engine.durable):
+            await self.close()  # on Temporal they go on: the next start shows them again
             return
 
         async def answered(yes: bool | None) -> None:

@@ -1,5 +1,6 @@
 """The archive's history queries: the sessions list (searched, by state, a page at a time), a
-session by id or part of it, its events, an output's recorded sha256 and items' statistics.
+session by id or part of it, its events (and how many), an output's recorded sha256, the
+sessions of an engine not ended, and items' statistics.
 
 `Queries` is a part of `Archive` (`store.py`), which gives it a reader connection per thread."""
 
@@ -16,9 +17,9 @@ from typing import Concatenate, ParamSpec, TypeVar
 from pydantic import computed_field
 
 from ..errors import InputError
-from ..models import SIMULATION, Frozen, SessionEvent, SessionRecord, SessionState
+from ..models import SIMULATION, EngineName, Frozen, SessionEvent, SessionRecord, SessionState
 from .files import unusable
-from .rows import AGENT_COLUMNS, SESSION_COLUMNS, session_from_rows
+from .rows import AGENT_COLUMNS, LIVE_SESSION, SESSION_COLUMNS, session_from_rows
 from .search import fts_query
 from .stats import MIN_STATS_SESSIONS, ItemStats
 
@@ -175,6 +176,33 @@ class Queries:
         )
         fields = ("at", "kind", "subtask", "state", "reason")
         return [SessionEvent.model_validate(dict(zip(fields, row, strict=True))) for row in rows]
+
+    @_reads
+    def event_count(self, session_id: str) -> int:
+        """How many events the session's log holds (0: no such session)."""
+        (count,) = (
+            self._reader()
+            .execute(
+                "SELECT count(*) FROM events "
+                "WHERE session_seq = (SELECT seq FROM sessions WHERE id = ?)",
+                (session_id,),
+            )
+            .fetchone()
+        )
+        return int(count)
+
+    @_reads
+    def live_ids(self, engine: EngineName) -> list[str]:
+        """The ids of the sessions of `engine` that have not ended, in launch order."""
+        rows = (
+            self._reader()
+            .execute(
+                f"SELECT id FROM sessions WHERE engine = ? AND {LIVE_SESSION} ORDER BY seq",
+                (engine,),
+            )
+            .fetchall()
+        )
+        return [row[0] for row in rows]
 
     @_reads
     def item_stats(self) -> dict[str, ItemStats]:

@@ -11,6 +11,10 @@ gone, when it still has members that started while the owner was alive (a group 
 reused while any member of it lives). Processes that carry the session's id in their
 environment (the command backend sets `COWORK_SESSION_ID`) are killed too: those spawned in
 the instant before their group was recorded, and descendants that left their group.
+
+A Temporal session (engine 'temporal') outlives the client that records it: its processes are
+its workers', so recovery never interrupts it nor signals them; once its recording owner is
+gone, another client `adopt`s it and records it from then on.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..clock import utcnow
-from ..models import AGENT_TERMINAL, PREVIEW_CHARS, SESSION_TERMINAL, SessionEvent
+from ..models import AGENT_TERMINAL, PREVIEW_CHARS, SessionEvent, SessionRecord
 from ..procs import (
     group_members,
     is_same_process,
@@ -33,12 +37,13 @@ from ..procs import (
     process_start_time,
 )
 from .files import in_memory
-from .owners import forget, lock_held, lock_ids
+from .owners import Owner, forget, lock_held, lock_ids
+from .rows import LIVE_SESSION
+from .writes import reserve, write_owner
 
 REASON = "cowork-tui stopped while it ran (crash or kill)"
 STALE_SECONDS = 60.0  # without /proc: an owner silent this long is gone
 _SLACK_SECONDS = 15.0  # a group member may start this long after the owner's last heartbeat
-_LIVE_SESSION = f"state NOT IN {tuple(sorted(s.value for s in SESSION_TERMINAL))!r}"
 _LIVE_AGENT = f"state NOT IN {tuple(sorted(s.value for s in AGENT_TERMINAL))!r}"
 
 
@@ -89,6 +94,15 @@ class _Verdicts:
             self._gone[owner_id] = not lock_held(self.folder, owner_id)
         return self._gone[owner_id]
 
+    def owner_gone(
+        self, owner_id: str | None, pid: int | None, started: float | None, last_seen: float
+    ) -> bool:
+        """A session's owner is provably dead (one of an earlier version, without an id: its
+        pid and start time tell)."""
+        if owner_id is None:
+            return pid is None or not owner_alive(pid, started or 0.0, last_seen)
+        return self.gone(owner_id)
+
 
 @dataclass(frozen=True)
 class Orphan:
@@ -101,28 +115,52 @@ class Orphan:
     may_signal: bool  # its processes are this namespace's to kill
 
 
+# sessions with their owners: id, pid and start time, PID namespace, when last seen alive
+_OWNED = (
+    "SELECT s.seq, s.id, s.started_at, s.owner_id, s.owner_pid, s.owner_started, l.pid_ns, "
+    "max(s.updated_at, coalesce(o.heartbeat_at, l.heartbeat_at, 0)), s.engine FROM sessions s "
+    "LEFT JOIN owners o ON s.owner_id IS NULL AND o.pid = s.owner_pid "
+    "AND o.started = s.owner_started LEFT JOIN owner_locks l ON l.id = s.owner_id"
+)
+
+
 def find_orphans(conn: sqlite3.Connection, folder: Path) -> tuple[list[Orphan], _Verdicts]:
-    """The sessions not ended whose owner is provably gone (`folder`: the owners' locks)."""
-    rows = conn.execute(
-        "SELECT s.seq, s.id, s.started_at, s.owner_id, s.owner_pid, s.owner_started, l.pid_ns, "
-        "max(s.updated_at, coalesce(o.heartbeat_at, l.heartbeat_at, 0)) FROM sessions s "
-        "LEFT JOIN owners o ON s.owner_id IS NULL AND o.pid = s.owner_pid "
-        "AND o.started = s.owner_started LEFT JOIN owner_locks l ON l.id = s.owner_id "
-        f"WHERE s.{_LIVE_SESSION}"
-    ).fetchall()
+    """The sessions not ended whose owner is provably gone (`folder`: the owners' locks),
+    Temporal sessions left out (their workers run them)."""
+    rows = conn.execute(f"{_OWNED} WHERE s.{LIVE_SESSION} AND s.engine != 'temporal'").fetchall()
     verdicts = _Verdicts(folder)
     orphans = []
-    for seq, session_id, started_at, owner_id, pid, pid_started, pid_ns, last_seen in rows:
-        if owner_id is None:  # written by an earlier version: its pid and start time tell
-            if pid is not None and owner_alive(pid, pid_started or 0.0, last_seen):
-                continue
-            may_signal = True
-        elif verdicts.gone(owner_id):
-            may_signal = same_namespace(pid_ns)
-        else:
-            continue
-        orphans.append(Orphan(seq, session_id, started_at, last_seen, may_signal))
+    for seq, session_id, started_at, owner_id, pid, pid_started, pid_ns, last_seen, _ in rows:
+        if verdicts.owner_gone(owner_id, pid, pid_started, last_seen):
+            may_signal = owner_id is None or same_namespace(pid_ns)
+            orphans.append(Orphan(seq, session_id, started_at, last_seen, may_signal))
     return orphans, verdicts
+
+
+def adopt(conn: sqlite3.Connection, folder: Path, session_id: str, owner: Owner, at: float) -> bool:
+    """`owner` records Temporal session `session_id` from now on: True when it did already, when
+    the session has no row yet (one is made for it, so that no other process adopts it too) or
+    when its owner is provably gone; False when a live one records it, or it is a local
+    session of another process. Call inside a write transaction."""
+    row = conn.execute(f"{_OWNED} WHERE s.id = ?", (session_id,)).fetchone()
+    if row is None:
+        blank = SessionRecord(id=session_id, item="", marketplace="", task="", engine="temporal")
+        reserve(conn, blank, owner, at)
+        return True
+    seq, _, _, owner_id, pid, pid_started, _, last_seen, engine = row
+    if (owner_id, pid, pid_started) == (owner.id, owner.pid, owner.started):
+        return True
+    if engine != "temporal" or not _Verdicts(folder).owner_gone(
+        owner_id, pid, pid_started, last_seen
+    ):
+        return False
+    conn.execute(
+        "UPDATE sessions SET owner_id = ?, owner_pid = ?, owner_started = ?, updated_at = ? "
+        "WHERE seq = ?",
+        (owner.id, owner.pid, owner.started, at, seq),
+    )
+    write_owner(conn, owner, at)
+    return True
 
 
 def interrupt_orphans(

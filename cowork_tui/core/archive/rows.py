@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from ..clock import utcnow
-from ..models import AgentRecord, SessionRecord, active_seconds
+from ..models import SESSION_TERMINAL, AgentRecord, SessionRecord, active_seconds
 
 SESSION_COLUMNS = (
     "id", "item", "marketplace", "task", "state", "partial", "backend", "max_parallel", "cwd",
     "started_at", "ended_at", "duration_s", "plan", "tok_input", "tok_output",
     "tok_cache_read", "tok_cache_write", "cost_usd", "agent_count", "failed_subtasks",
     "summary", "error", "version", "active_s", "resumed_at", "budget_usd", "paused_reason",
+    "engine",
 )  # fmt: skip
 AGENT_COLUMNS = (
     "subtask", "agent", "prompt", "state", "model", "started_at", "ended_at", "duration_s",
@@ -23,6 +24,7 @@ AGENT_COLUMNS = (
     "pgid_started", "skills", "active_s", "conversation",
 )  # fmt: skip
 _TOKENS = ("input", "output", "cache_read", "cache_write")
+LIVE_SESSION = f"state NOT IN {tuple(sorted(s.value for s in SESSION_TERMINAL))!r}"  # not ended
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -42,7 +44,7 @@ def session_values(session: SessionRecord) -> tuple[Any, ...]:
         json.dumps(session.failed_subtasks), session.summary, session.error, session.version,
         active_seconds(session, utcnow()) if session.active_since else session.active_s,
         json.dumps([iso(at) for at in session.resumed_at]), session.budget_usd,
-        session.paused_reason,
+        session.paused_reason, session.engine,
     )  # fmt: skip
 
 

@@ -44,7 +44,7 @@ from .files import (
 from .journal import Journal
 from .owners import Owner, OwnerLock, owners_folder
 from .queries import Queries
-from .recovery import REASON, as_recovered, interrupt_orphans
+from .recovery import REASON, adopt, as_recovered, interrupt_orphans
 from .schema import migrate
 from .writes import Written, journal_entry, replay, write_entry, write_owner, write_session
 
@@ -145,6 +145,19 @@ class Archive(Queries):
                 f"cannot resume session {session_id}: {describe(self.path, exc)}"
             ) from exc
 
+    def adopt(self, session_id: str) -> bool:
+        """Take over recording a Temporal session: True when this process may record it now
+        (not recorded yet, or its recorder provably gone), False when another live process
+        records it; one write transaction, so two never both get True (`recovery.adopt`).
+        ArchiveError: the archive cannot be written now, so it cannot be taken safely."""
+        owner, now, folder = self._owner_now(), time.time(), owners_folder(self.path)
+        try:
+            return self._write(lambda conn: adopt(conn, folder, session_id, owner, now))
+        except (sqlite3.Error, OSError) as exc:
+            raise ArchiveError(
+                f"cannot adopt session {session_id}: {describe(self.path, exc)}"
+            ) from exc
+
     def heartbeat(self) -> None:
         """Say this process is alive (crash recovery leaves its sessions alone) and write what
         waits for the archive; never an error (`problem` says what is wrong)."""
@@ -165,7 +178,7 @@ class Archive(Queries):
     def recover(self, reason: str = REASON) -> list[str]:
         """Sessions whose owner is provably gone become INTERRUPTED, their process groups
         killed. Returns the ids it interrupted ([] when the archive cannot be written now).
-        Sessions of live processes (this one included) stay."""
+        Sessions of live processes (this one included) stay, and Temporal ones (`adopt`)."""
         if self._damaged:
             return []
         folder = owners_folder(self.path)

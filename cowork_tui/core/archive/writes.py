@@ -72,6 +72,14 @@ def write_session(
     return seq, values, agents
 
 
+def reserve(conn: sqlite3.Connection, session: SessionRecord, owner: Owner, at: float) -> None:
+    """A row for a session not recorded yet, owned by `owner`; not indexed (its first
+    `write_session` indexes its task). Call inside a write transaction."""
+    values = (*session_values(session), owner.id, owner.pid, owner.started, at)
+    conn.execute(_SESSION_UPSERT, values).fetchone()
+    write_owner(conn, owner, at)
+
+
 def write_owner(conn: sqlite3.Connection, owner: Owner, at: float) -> None:
     """The owner was alive at `at` (owners without a lock: the table earlier versions read)."""
     if owner.id is None:

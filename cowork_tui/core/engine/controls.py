@@ -27,13 +27,27 @@ from ..models import (
     SessionEvent,
     SessionRecord,
     SessionState,
-    Tokens,
 )
 from ..pricing import PriceTable
 from .backends.base import Backend
-from .lifecycle import SESSION_CONTROLS, Control, Effect, Stop, agent_effect, check_session_move
+from .lifecycle import (
+    BUDGET,
+    SESSION_CONTROLS,
+    Control,
+    Effect,
+    Stop,
+    agent_effect,
+    agent_refusal,
+    budget_reached,
+    budget_refusal,
+    check_session_move,
+    session_refusal,
+    usd,
+)
 from .protocol import SessionRecorder
 from .slot import AgentSlot
+from .totals import tallied
+from .watch import Wake
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +55,6 @@ S, A = SessionState, AgentState
 
 Planner = Callable[[Item, SessionRecord], Awaitable[Plan]]  # the plan of a session about to run
 Preflight = Callable[[Item], list[str]]  # the problems that keep an item from running
-BUDGET: PausedReason = "budget"  # why a session paused at its budget
-
-
-def usd(amount: float) -> str:
-    """An amount of dollars in words: cents, finer below a cent."""
-    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
-
-
-def budget_reached(budget: float) -> str:
-    """Why a session stopped at its budget (its events, and `run`'s cancel)."""
-    return f"{BUDGET}: {usd(budget)} reached"
 
 
 @dataclass(frozen=True)
@@ -67,21 +70,6 @@ class SessionSetup:
     grace_seconds: float
     outputs_dir: Path
     on_change: Callable[[], None]
-
-
-class _Wake:
-    """Wakes every waiter whenever something changes; waiters re-check their need."""
-
-    def __init__(self) -> None:
-        self._event = anyio.Event()
-
-    def fire(self) -> None:
-        self._event.set()
-        self._event = anyio.Event()
-
-    async def until(self, ready: Callable[[], bool]) -> None:
-        while not ready():
-            await self._event.wait()
 
 
 class ControlledSession:
@@ -112,7 +100,7 @@ class ControlledSession:
         self._paused_reason: PausedReason | None = None  # why, while held (kept once it ends)
         self._budget = record.budget_usd
         self._stop: Stop | None = None  # once cancelled or interrupted
-        self._wake = _Wake()
+        self._wake = Wake()
         self._moved = False  # something the scheduler looks at changed since its last decision
         self._planning = anyio.CancelScope()
         self._tg: TaskGroup | None = None
@@ -138,18 +126,9 @@ class ControlledSession:
 
     def _build(self) -> SessionRecord:
         agents = tuple(slot.record() for slot in self._slots.values())
-        failed = tuple(a.subtask for a in agents if a.state.terminal and a.state is not A.SUCCEEDED)
-        plan = self._plan  # what making it cost counts in the session
         return self._base.model_copy(
             update={
-                "state": self._state,
-                "plan": plan,
-                "agents": agents,
-                "tokens": sum((a.tokens for a in agents), plan.tokens if plan else Tokens()),
-                "cost_usd": sum((a.cost_usd for a in agents), plan.cost_usd if plan else 0.0),
-                "agent_count": len(agents),
-                "failed_subtasks": failed,
-                "partial": self._state is S.COMPLETED and bool(failed),
+                **tallied(self._state, self._plan, agents),
                 "summary": self._summary,
                 "error": self._error,
                 "version": self._version,
@@ -172,15 +151,10 @@ class ControlledSession:
         if subtask is not None:
             self._control_agent(control, subtask, reason)
             return
+        refused = session_refusal(self.id, self._state, control, self._cost(), self._budget)
+        if refused:
+            raise ControlError(refused)
         effect = SESSION_CONTROLS[self._state][control]
-        if effect is Effect.REFUSE:
-            raise ControlError(f"session {self.id} is {self._state.value}: cannot {control} it")
-        if effect in (Effect.RELEASE, Effect.RESUME) and self._over_budget():
-            assert self._budget is not None
-            raise ControlError(
-                f"session {self.id} has spent {usd(self._cost())} of its {usd(self._budget)} "
-                "budget: raise the budget first"
-            )
         self._log_control(control, None, reason)
         if effect is Effect.CANCEL:
             self._stop_session(Stop.CANCEL, reason)
@@ -193,14 +167,9 @@ class ControlledSession:
     def set_budget(self, budget_usd: float | None) -> None:
         """A new budget (None: no cap), above what the session has spent; recorded. A session
         paused at its budget stays paused until it is resumed."""
-        if self._state.terminal:
-            raise ControlError(f"session {self.id} is {self._state.value}: its budget is final")
-        spent = self._cost()
-        if budget_usd is not None and not budget_usd > spent:
-            raise ControlError(
-                f"budget: {usd(budget_usd)} is not more than the {usd(spent)} session "
-                f"{self.id} has spent"
-            )
+        refused = budget_refusal(self.id, self._state, budget_usd, self._cost())
+        if refused:
+            raise ControlError(refused)
         self._budget = budget_usd
         reason = "none" if budget_usd is None else usd(budget_usd)
         self._notify(SessionEvent(at=utcnow(), kind="control", state=BUDGET, reason=reason))
@@ -250,14 +219,13 @@ class ControlledSession:
                 self._after_pause_change(slot)
 
     def _control_agent(self, control: Control, subtask: str, reason: str) -> None:
-        if self._state.terminal:
-            raise ControlError(f"session {self.id} is {self._state.value}: cannot {control} it")
         slot = self._slots.get(subtask)
-        if slot is None:
-            raise ControlError(f"session {self.id} has no subtask {subtask!r}")
+        state = slot.state if slot else None
+        refused = agent_refusal(self.id, self._state, subtask, state, control)
+        if refused:
+            raise ControlError(refused)
+        assert slot is not None
         effect = agent_effect(slot.state, slot.held, control)
-        if effect is Effect.REFUSE:
-            raise ControlError(f"agent {subtask} is {slot.state.value}: cannot {control} it")
         self._log_control(control, subtask, reason)
         if effect is Effect.PAUSE:
             slot.hold(True)

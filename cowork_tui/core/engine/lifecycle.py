@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ..models import AGENT_TERMINAL, SESSION_TERMINAL, AgentState, SessionState
+from ..models import AGENT_TERMINAL, SESSION_TERMINAL, AgentState, PausedReason, SessionState
 
 S, A = SessionState, AgentState
 
@@ -130,3 +130,79 @@ def agent_effect(state: AgentState, held: bool, control: Control) -> Effect:
 def agent_controls_apply(session: SessionState, agent: AgentState) -> bool:
     """Whether one agent's controls (pause, resume, cancel) can act on it now."""
     return not session.terminal and not agent.terminal
+
+
+def usd(amount: float) -> str:
+    """An amount of dollars in words: cents, finer below a cent."""
+    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+
+
+BUDGET: PausedReason = "budget"  # why a session paused at its budget
+
+
+def budget_reached(budget: float) -> str:
+    """Why a session stopped at its budget (its events, and `run`'s cancel)."""
+    return f"{BUDGET}: {usd(budget)} reached"
+
+
+def budget_refusal(
+    session_id: str, state: SessionState, budget: float | None, spent: float
+) -> str | None:
+    """Why a session's budget cannot become `budget` now (None: it can)."""
+    if state.terminal:
+        return f"session {session_id} is {state.value}: its budget is final"
+    if budget is not None and not budget > spent:
+        spent_words = f"the {usd(spent)} session {session_id} has spent"
+        return f"budget: {usd(budget)} is not more than {spent_words}"
+    return None
+
+
+def steer_refusal(
+    session_id: str, state: SessionState, subtask: str, agent: AgentState | None, text: str
+) -> str | None:
+    """Why the user's `text` cannot go to an agent now (None: it can, if it has a
+    conversation; `agent` is None when the session has no such subtask)."""
+    refused = "only a running agent can be steered"
+    if agent is None:
+        return f"session {session_id} has no subtask {subtask!r}"
+    if not text.strip():
+        return "nothing to send: the message is empty"
+    if state is not S.RUNNING:
+        return f"session {session_id} is {state.value}: {refused}"
+    if agent is not A.RUNNING:
+        return f"agent {subtask} is {agent.value}: {refused}"
+    return None
+
+
+def session_refusal(
+    session_id: str, state: SessionState, control: Control, spent: float, budget: float | None
+) -> str | None:
+    """Why `control` cannot apply to a session in `state` now (None: it can): it has ended,
+    or it would go on spending past its budget."""
+    effect = SESSION_CONTROLS[state][control]
+    if effect is Effect.REFUSE:
+        return f"session {session_id} is {state.value}: cannot {control} it"
+    if effect in (Effect.RELEASE, Effect.RESUME) and budget is not None and spent >= budget:
+        return (
+            f"session {session_id} has spent {usd(spent)} of its {usd(budget)} "
+            "budget: raise the budget first"
+        )
+    return None
+
+
+def agent_refusal(
+    session_id: str,
+    state: SessionState,
+    subtask: str,
+    agent: AgentState | None,
+    control: Control,
+) -> str | None:
+    """Why `control` cannot apply to one agent now (None: it can); `agent` is None when the
+    session has no such subtask."""
+    if state.terminal:
+        return f"session {session_id} is {state.value}: cannot {control} it"
+    if agent is None:
+        return f"session {session_id} has no subtask {subtask!r}"
+    if agent.terminal:  # whether held or not (agent_effect)
+        return f"agent {subtask} is {agent.value}: cannot {control} it"
+    return None

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-import uuid
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -15,16 +13,16 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..clock import utcnow
-from ..errors import ControlError, InputError
+from ..errors import InputError
 from ..models import Item, Plan, SessionRecord
 from ..planning.plans import plan_task
 from ..pricing import PriceTable
 from .backends.base import Backend
+from .common import EngineBase
 from .controls import Planner, Preflight, SessionSetup
 from .lifecycle import Control
 from .output_files import private_folder
 from .protocol import LaunchRequest, SessionRecorder
-from .resume import continued
 from .session import SessionRun
 
 
@@ -32,7 +30,10 @@ async def default_planner(item: Item, session: SessionRecord) -> Plan:
     return plan_task(item, session.task)
 
 
-class LocalEngine:
+class LocalEngine(EngineBase[SessionRun]):
+    durable = False  # its sessions end with this process
+    notice: str | None = None
+
     def __init__(
         self,
         backends: Mapping[str, Backend],
@@ -44,6 +45,7 @@ class LocalEngine:
         planner: Planner | None = None,
         preflight: Preflight | None = None,
     ) -> None:
+        super().__init__()
         self._backends = dict(backends)
         self._recorder = recorder
         self._prices = prices or PriceTable()
@@ -51,9 +53,6 @@ class LocalEngine:
         self._outputs_dir = outputs_dir
         self._planner = planner or default_planner
         self._preflight = preflight
-        self._sessions: dict[str, SessionRun] = {}
-        self._version = 0
-        self._changed: anyio.Event | None = None  # only while someone waits in `changed`
         self._tg: TaskGroup | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -93,27 +92,12 @@ class LocalEngine:
         if request.backend not in self._backends:
             known = ", ".join(sorted(self._backends))
             raise InputError(f"backend: unknown backend {request.backend!r} (known: {known})")
-        started = utcnow()
+        record = request.first_record(utcnow(), "local")
         if request.resumed is not None:
-            record = continued(request.resumed, started)
-            record = record.model_copy(update={"budget_usd": request.budget_usd})
             if record.id in self._sessions and not self._sessions[record.id].done.is_set():
                 raise InputError(f"session {record.id} is running already")
             if self._recorder is not None:
                 self._recorder.claim(record.id)
-        else:
-            record = SessionRecord(
-                id=_new_id(started),
-                item=request.item.name,
-                marketplace=request.item.marketplace,
-                task=request.task,
-                backend=request.backend,
-                max_parallel=request.max_parallel,
-                cwd=str(request.cwd.resolve()),
-                started_at=started,
-                plan=request.plan,
-                budget_usd=request.budget_usd,
-            )
         session_id = record.id
         setup = SessionSetup(
             backends=self._backends,
@@ -138,15 +122,6 @@ class LocalEngine:
     ) -> None:
         self._session(session_id).control(control, subtask, reason)
 
-    def pause(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None:
-        self.control(session_id, Control.PAUSE, subtask, reason)
-
-    def resume(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None:
-        self.control(session_id, Control.RESUME, subtask, reason)
-
-    def cancel(self, session_id: str, subtask: str | None = None, reason: str = "user") -> None:
-        self.control(session_id, Control.CANCEL, subtask, reason)
-
     def set_budget(self, session_id: str, budget_usd: float | None) -> None:
         self._session(session_id).set_budget(budget_usd)
 
@@ -159,21 +134,10 @@ class LocalEngine:
     def snapshots(self) -> tuple[SessionRecord, ...]:
         return tuple(run.snapshot() for run in self._sessions.values())
 
-    @property
-    def version(self) -> int:
-        return self._version
-
     async def wait(self, session_id: str) -> SessionRecord:
         run = self._session(session_id)
         await run.done.wait()
         return run.snapshot()
-
-    async def changed(self, since: int) -> int:
-        while self._version <= since:
-            if self._changed is None:
-                self._changed = anyio.Event()
-            await self._changed.wait()
-        return self._version
 
     async def shutdown(self, reason: str = "app shutdown") -> None:
         """Interrupt every running session; returns when no process of theirs is left."""
@@ -182,19 +146,3 @@ class LocalEngine:
             run.interrupt(reason)
         for run in running:
             await run.done.wait()
-
-    def _session(self, session_id: str) -> SessionRun:
-        try:
-            return self._sessions[session_id]
-        except KeyError:
-            raise ControlError(f"no session {session_id!r}") from None
-
-    def _bump(self) -> None:
-        self._version += 1
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
-
-
-def _new_id(started: datetime) -> str:
-    return f"{started:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"

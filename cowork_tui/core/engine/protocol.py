@@ -4,11 +4,23 @@ recorder (the archive) as sessions run."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from ..models import BudgetUsd, Frozen, Item, MaxParallel, Plan, SessionEvent, SessionRecord
+from ..models import (
+    BudgetUsd,
+    EngineName,
+    Frozen,
+    Item,
+    MaxParallel,
+    Plan,
+    SessionEvent,
+    SessionRecord,
+)
 from .lifecycle import Control
+from .resume import continued
 
 
 class LaunchRequest(Frozen):
@@ -21,8 +33,30 @@ class LaunchRequest(Frozen):
     resumed: SessionRecord | None = None  # an INTERRUPTED session to continue, under its id
     budget_usd: BudgetUsd | None = None  # at this cost the session pauses (DESIGN §4)
 
+    def first_record(self, started: datetime, engine: EngineName) -> SessionRecord:
+        """The record the session starts from: a new one, or the one it continues."""
+        if self.resumed is not None:
+            record = continued(self.resumed, started)
+            return record.model_copy(update={"budget_usd": self.budget_usd, "engine": engine})
+        return SessionRecord(
+            id=f"{started:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
+            item=self.item.name,
+            marketplace=self.item.marketplace,
+            task=self.task,
+            backend=self.backend,
+            max_parallel=self.max_parallel,
+            cwd=str(self.cwd.resolve()),
+            started_at=started,
+            plan=self.plan,
+            budget_usd=self.budget_usd,
+            engine=engine,
+        )
+
 
 class Engine(Protocol):
+    durable: bool  # its sessions go on when this process ends (they run elsewhere)
+    notice: str | None  # what the user should know of it now (no worker serves its queue)
+
     def launch(self, request: LaunchRequest) -> str:
         """Start a session (INITIALIZING at once); its id. InputError when it cannot start."""
 
@@ -64,7 +98,8 @@ class Engine(Protocol):
         """Returns the new version once it is past `since`."""
 
     async def shutdown(self, reason: str = "app shutdown") -> None:
-        """Interrupt every running session; returns when no process of theirs is left."""
+        """Interrupt every session running in this process; returns when no process of theirs
+        is left (a durable engine's sessions go on)."""
 
 
 class SessionRecorder(Protocol):

@@ -5,30 +5,29 @@ agents run as `scheduler` decides, then the one verdict. The controls and the re
 from __future__ import annotations
 
 import logging
-import signal
 from pathlib import Path
 
 import anyio
 from anyio.abc import TaskGroup
 
 from ..clock import utcnow
-from ..errors import ControlError, InputError, describe_error
+from ..errors import ControlError, InputError
 from ..models import AgentState, Plan, SessionEvent, SessionState, Subtask
 from ..names import inside
-from ..planning.builtin import built_in_spec, joined
+from ..planning.builtin import built_in_spec
 from ..planning.dag import check_plan
-from ..procs import all_gone, process_table, reap, session_processes, signal_processes
-from .backends.base import AgentContext, AgentOutcome, Backend, CannotSteer
+from .backends.base import AgentContext, Backend, CannotSteer
 from .controls import ControlledSession
-from .lifecycle import Stop
+from .lifecycle import Stop, steer_refusal
 from .resume import kept
 from .scheduler import agent_end, decide, finished, verdict
 from .slot import AgentSlot
+from .totals import Finished, summary
+from .watch import agent_error, end_escaped, merge, watched
 
 log = logging.getLogger(__name__)
 
 S, A = SessionState, AgentState
-SUMMARY_CHARS = 4096
 
 
 class SessionRun(ControlledSession):
@@ -45,28 +44,9 @@ class SessionRun(ControlledSession):
                 slot.close()
             try:
                 with anyio.CancelScope(shield=True):
-                    await self._end_escaped_processes()
+                    await end_escaped(self.id, self._setup.grace_seconds)
             finally:
                 self.done.set()
-
-    async def _end_escaped_processes(self) -> None:
-        """Nothing outlives the session, not even what left its agent's process group (found
-        by COWORK_SESSION_ID): SIGTERM, the grace period, then SIGKILL."""
-        pids = await anyio.to_thread.run_sync(session_processes, self.id)
-        if not pids:
-            return
-        table = process_table()
-        found = [table[pid] for pid in pids if pid in table]  # with their start times
-        signal_processes(pids, signal.SIGTERM)
-        with anyio.move_on_after(self._setup.grace_seconds):
-            while not all_gone(pids):
-                await anyio.sleep(0.02)
-        left = await anyio.to_thread.run_sync(session_processes, self.id)  # not a reused pid
-        signal_processes(left, signal.SIGKILL)
-        with anyio.move_on_after(self._setup.grace_seconds):
-            while not all_gone(left):
-                await anyio.sleep(0.02)
-        reap(found)  # those we adopted (a subreaper) end as our zombies
 
     async def _run(self) -> None:
         if self._state.terminal:
@@ -148,10 +128,8 @@ class SessionRun(ControlledSession):
 
     async def _execute(self, slot: AgentSlot) -> None:
         upstream = [self._slots[d].upstream() for d in slot.subtask.after]
-        if slot.spec is None:  # the built-in merge, in process
-            merged = joined([(u.subtask, u.text) for u in upstream])
-            slot.output(merged)
-            slot.finish(A.SUCCEEDED, result=merged)
+        if slot.spec is None:
+            merge(slot, [(u.subtask, u.text) for u in upstream])
             return
         ctx = AgentContext(
             session_id=self.id,
@@ -178,53 +156,21 @@ class SessionRun(ControlledSession):
         elif self._pausing(slot):
             slot.show_paused()
             self._spawn(self._sync_pause, slot)
-        outcome = await self._watch(slot, slot.spec.timeout)
+        outcome = await watched(
+            slot,
+            self._wake,
+            lambda: self._pausing(slot),
+            lambda timeout: self._timed_out(slot, timeout),
+        )
         state = agent_end(
             outcome.ok,
             timed_out=slot.timed_out,
             cancelled=slot.cancel_requested,
             stop=self._stop,
         )
-        slot.conclude(outcome, state, self._agent_error(state, outcome, slot.spec.timeout))
+        slot.conclude(outcome, state, agent_error(state, outcome, slot.spec.timeout))
 
-    @staticmethod
-    def _agent_error(state: AgentState, outcome: AgentOutcome, timeout: float | None) -> str | None:
-        if state is A.SUCCEEDED:
-            return None
-        if state is A.TIMED_OUT:
-            return f"timed out after {timeout:g} s"
-        if state is A.INTERRUPTED:
-            return "app shutdown"
-        if state is A.CANCELLED:
-            return "cancelled"
-        return outcome.error or "failed"
-
-    async def _watch(self, slot: AgentSlot, timeout: float | None) -> AgentOutcome:
-        """Run the agent to its end, enforcing its timeout (paused time excluded)."""
-        assert slot.run is not None
-        try:
-            async with anyio.create_task_group() as tg:
-                if timeout is not None:
-                    tg.start_soon(self._timeout, slot, timeout)
-                outcome = await slot.run.wait()
-                tg.cancel_scope.cancel()
-        except Exception as exc:  # e.g. its output could not be written: the disk is full
-            outcome = AgentOutcome(ok=False, error=describe_error(exc))
-            with anyio.CancelScope(shield=True):
-                await slot.run.stop()
-        return outcome
-
-    async def _timeout(self, slot: AgentSlot, timeout: float) -> None:
-        remaining = timeout
-        while True:
-            await self._wake.until(lambda: not self._pausing(slot))
-            began = anyio.current_time()
-            with anyio.move_on_after(remaining) as clock:
-                await self._wake.until(lambda: self._pausing(slot))
-            if clock.cancelled_caught:
-                break
-            remaining -= anyio.current_time() - began
-        slot.mark_timed_out()
+    async def _timed_out(self, slot: AgentSlot, timeout: float) -> None:
         self._notify(
             SessionEvent(
                 at=utcnow(),
@@ -240,15 +186,11 @@ class SessionRun(ControlledSession):
         """Send the user's `text` to a running agent's conversation (DESIGN §4); ControlError
         when that agent cannot take it (not running, or no conversation: command, demo)."""
         slot = self._slots.get(subtask)
-        if slot is None:
-            raise ControlError(f"session {self.id} has no subtask {subtask!r}")
-        if not text.strip():
-            raise ControlError("nothing to send: the message is empty")
-        refused = "only a running agent can be steered"
-        if self._state is not S.RUNNING:
-            raise ControlError(f"session {self.id} is {self._state.value}: {refused}")
-        if slot.state is not A.RUNNING:
-            raise ControlError(f"agent {subtask} is {slot.state.value}: {refused}")
+        state = slot.state if slot else None
+        refused = steer_refusal(self.id, self._state, subtask, state, text)
+        if refused:
+            raise ControlError(refused)
+        assert slot is not None
         if slot.run is None:
             raise ControlError(f"agent {subtask} is still starting: send it again in a moment")
         try:
@@ -276,28 +218,4 @@ class SessionRun(ControlledSession):
         self._finish(end.state, end.error)
 
     def _make_summary(self) -> str:
-        """The last results (each under its heading when several): the sinks', or for a sink
-        that gave none (a cancelled merge) its upstreams'; then a Markdown list of the agents
-        that did not succeed, one line each wherever it is shown."""
-        slots = list(self._slots.values())
-        needed = {d for slot in slots for d in slot.subtask.after}
-
-        def results(slot: AgentSlot) -> list[AgentSlot]:
-            if slot.result:
-                return [slot]
-            return [r for d in slot.subtask.after for r in results(self._slots[d])]
-
-        found = [r for s in slots if s.id not in needed for r in results(s)]
-        sinks = list(dict.fromkeys(found))  # once each, in plan order
-        if len(sinks) == 1:
-            text = sinks[0].result.strip()
-        else:
-            text = "\n\n".join(f"## {s.id}\n\n{s.result.strip()}" for s in sinks)
-        if len(text) > SUMMARY_CHARS:
-            text = text[: SUMMARY_CHARS - 1] + "…"
-        notes = "\n".join(
-            f"- {s.state.value}: {s.id} — {s.record().error or s.state.value.lower()}"
-            for s in slots
-            if s.state.terminal and s.state is not A.SUCCEEDED
-        )
-        return "\n\n".join(part for part in (text, notes) if part)
+        return summary([Finished(s.subtask, s.record(), s.result) for s in self._slots.values()])

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ...core.engine.controls import usd
+from ...core.engine.lifecycle import usd
 from ...core.errors import InputError
 from ...core.launch import parse_budget
 from ...core.models import SessionRecord

@@ -17,7 +17,7 @@ KEYS = """\
 | | `ctrl+p` | command palette (every action) |
 | | `j` `k` `Home` `End` | down · up · first · last, in every list |
 | | `?` | this help |
-| | `q` | quit (asks first while sessions run; they are archived INTERRUPTED) |
+| | `q` | quit (asks while sessions run in process: archived INTERRUPTED; on Temporal they go on) |
 | marketplace | `/` | filter items |
 | | `enter` | details |
 | | `l` | launch a session of the item |

@@ -85,6 +85,8 @@ def totals_line(record: SessionRecord, now: datetime) -> Text:
     if record.simulated and any(a.model for a in record.agents):
         text.append("  SIMULATED model agents (demo backend)", "bold yellow")
     text.append(f"  {record.id}", "dim")
+    if record.engine == "temporal":
+        text.append("  on Temporal", "cyan")  # it goes on when this app quits
     text.append(
         f"\n{counts(record.agents)} · max {record.max_parallel} · {record.tokens.total:,} tokens · "
     )
