@@ -228,12 +228,18 @@ class TemporalEngine(EngineBase[Tracked]):
     async def _find_sessions(self) -> None:
         """The sessions running on Temporal, and those the archive holds as not ended (they
         may have ended while no client ran): tracked, and recorded when nobody else does."""
+        from temporalio.service import RPCError
+
         assert self._client is not None and self._tg is not None
         query = (
             f'WorkflowType="{WORKFLOW}" AND ExecutionStatus="Running" '
             f'AND TaskQueue="{self._settings.task_queue}"'
         )
-        found = [execution.id async for execution in self._client.list_workflows(query)]
+        found: list[str] = []
+        try:
+            found = [execution.id async for execution in self._client.list_workflows(query)]
+        except RPCError as exc:  # a server without visibility: the archive's sessions still
+            log.warning("cowork-tui: cannot list the sessions on Temporal: %s", exc.message)
         if self._recorder is not None:
             found += self._recorder.live_ids(self.name)
         for session_id in dict.fromkeys(found):  # each shows once its workflow answers

@@ -154,10 +154,7 @@ class ControlledFlow(Flow):
         return self._pausing_all
 
     async def _pause_all(self) -> None:
-        from temporalio.exceptions import ActivityError
-
-        with contextlib.suppress(ActivityError):  # its worker is lost: its agents fail anyway
-            await self._tell_paused()
+        await self._tell_paused()
         if self._state is S.PAUSING and self._held:
             self._set_state(S.PAUSED)
 
@@ -170,14 +167,18 @@ class ControlledFlow(Flow):
             await self._tell(ControlJob(session_id=self._id, ended=True, grace_seconds=grace))
 
     async def _tell_paused(self) -> None:
-        """Bring the worker's agents in line with what the controls want, paused or not."""
+        """Bring the worker's agents in line with what the controls want, paused or not; when
+        the worker is lost, so are they (they fail as their heartbeats stop)."""
+        from temporalio.exceptions import ActivityError
+
         running = [a for a in self._agents.values() if a.started and not a.record.state.terminal]
         async with self._telling:
             for paused in (True, False):
                 subtasks = tuple(a.subtask.id for a in running if self._pausing(a) is paused)
                 if subtasks:
                     job = ControlJob(session_id=self._id, subtasks=subtasks, paused=paused)
-                    await self._tell(job, locked=True)
+                    with contextlib.suppress(ActivityError):
+                        await self._tell(job, locked=True)
 
     async def _tell(self, job: ControlJob, locked: bool = False) -> None:
         from temporalio import workflow
