@@ -112,7 +112,7 @@ class Host:
         return AgentResult(record=slot.record(), result=slot.result, events=kept)
 
     async def _run(self, job: AgentJob, running: _Running) -> None:
-
+        """The agent from its start to its record's end, as in process (`SessionRun`)."""
         slot = running.slot
         slot.start()
         if slot.spec is None:
