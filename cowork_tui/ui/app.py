@@ -268,36 +268,34 @@ class CoworkApp(App[int]):
         self.poll_now(force=True)
 
     def on_rerun_requested(self, message: messages.RerunRequested) -> None:
-        self.run_worker(lambda: self._prepare_rerun(message.session_id), thread=True)
-
-    def _prepare_rerun(self, session_id: str) -> None:
-        """In a thread (it reads the archive): the same item, task, backend and max parallel,
-        through the launch path (the item may have changed since)."""
-        try:
-            request = rerun_request(self.workspace, session_id)
-        except InputError as exc:
-            self.call_from_thread(
-                self.notify, str(exc), title="Cannot re-run", severity="error", markup=False
-            )
-            return
-        self.call_from_thread(self.launch, request)
+        """The same item, task, backend and max parallel, through the launch path (the item
+        may have changed since)."""
+        self._relaunch(rerun_request, message.session_id, "Cannot re-run")
 
     def on_archive_problem(self, message: messages.ArchiveProblem) -> None:
         self.notify(message.text, title="Archive", severity="warning", timeout=30, markup=False)
 
     def on_resume_requested(self, message: messages.ResumeRequested) -> None:
-        self.run_worker(lambda: self._prepare_resume(message.session_id), thread=True)
+        """The session continued under its id."""
+        self._relaunch(resume_request, message.session_id, "Cannot resume")
 
-    def _prepare_resume(self, session_id: str) -> None:
-        """In a thread (it reads the archive): the session continued under its id."""
-        try:
-            request = resume_request(self.workspace, session_id)
-        except InputError as exc:
-            self.call_from_thread(
-                self.notify, str(exc), title="Cannot resume", severity="error", markup=False
-            )
-            return
-        self.call_from_thread(self.launch, request)
+    def _relaunch(
+        self, make: Callable[[Workspace, str], LaunchRequest], session_id: str, refused: str
+    ) -> None:
+        """Build the request in a thread (it reads the archive), then launch it; a toast
+        titled `refused` says why it cannot be."""
+
+        def prepare() -> None:
+            try:
+                request = make(self.workspace, session_id)
+            except InputError as exc:
+                self.call_from_thread(
+                    self.notify, str(exc), title=refused, severity="error", markup=False
+                )
+                return
+            self.call_from_thread(self.launch, request)
+
+        self.run_worker(prepare, thread=True)
 
     # --- refresh: a one-shot timer re-armed after each poll -------------------------------
 
